@@ -1,0 +1,313 @@
+//! The resolved program the interpreter runs (and the specializer will compile).
+//!
+//! Everything static is decided here: names are frame slots, globals, functions,
+//! primitives or exception numbers; every node has its solved type; operators know the
+//! kind of their operands (signed, unsigned, bytes, structural); tuples know which fields
+//! are handles; calls know where the callee's frame starts. The evaluator never looks a
+//! name up or inspects a type to decide what to do.
+
+use crate::packet::PacketLayout;
+use crate::span::Span;
+use planp_primitives::{Exn, PrimId, SendKind, Site, Type, Word};
+use std::sync::Arc;
+
+/// A slot in a frame.
+pub type Slot = u32;
+
+/// A function's index in [`Program::funs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunId(pub u32);
+
+/// A global's index in [`Program::globals`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GlobalId(pub u32);
+
+/// A checked, resolved program.
+#[derive(Debug)]
+pub struct Program {
+    /// Name of the source (a path, usually).
+    pub name: String,
+    /// The source text (for messages at run time).
+    pub text: Arc<str>,
+    /// Top-level `val`s.
+    pub globals: Vec<Global>,
+    /// Their initialisers, in the order they run.
+    pub inits: Vec<Init>,
+    /// All functions, top-level and local.
+    pub funs: Vec<Fun>,
+    /// All channels; overloads of one name are consecutive, in source order.
+    pub channels: Vec<Channel>,
+    /// Names of all exceptions, indexed by exception number (built-ins first).
+    pub exceptions: Vec<String>,
+    /// String literals.
+    pub strings: Vec<Box<[u8]>>,
+    /// The protocol state's type (shared by every channel).
+    pub ps_type: Type,
+    /// Frame slots needed by the deepest chain of calls from any entry point.
+    pub stack_size: usize,
+}
+
+/// A top-level `val`.
+#[derive(Debug)]
+pub struct Global {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// Code run once, when the program is loaded: a global's initialiser or a channel's
+/// `initstate`.
+#[derive(Debug)]
+pub struct Init {
+    /// The global it initialises (for channel `initstate`, unused).
+    pub global: GlobalId,
+    /// The expression.
+    pub body: Expr,
+    /// Slots its frame needs.
+    pub frame_size: u32,
+}
+
+/// A function (top-level or local; local ones reach their enclosing frame through a
+/// static link).
+#[derive(Debug)]
+pub struct Fun {
+    /// Its name.
+    pub name: String,
+    /// Parameter types (parameters are slots 0..n).
+    pub params: Vec<Type>,
+    /// Result type.
+    pub ret: Type,
+    /// Slots its frame needs.
+    pub frame_size: u32,
+    /// Body.
+    pub body: Expr,
+    /// The declaration.
+    pub span: Span,
+    /// Is it a local function? Then slot 0 of its frame holds the static link (the
+    /// frame it is defined in) and its parameters are slots 1..=n; otherwise they are
+    /// slots 0..n.
+    pub local: bool,
+}
+
+/// A channel (one overload).
+#[derive(Debug)]
+pub struct Channel {
+    /// Its name.
+    pub name: String,
+    /// Its position among the overloads of its name.
+    pub overload: u32,
+    /// Channel state type.
+    pub ss_type: Type,
+    /// Packet type.
+    pub pkt_type: Type,
+    /// For `network` channels: how packets of this type are laid out.
+    pub layout: Option<PacketLayout>,
+    /// `initstate`, if given.
+    pub init: Option<Init>,
+    /// Body: slot 0 is the protocol state, 1 the channel state, 2 the packet.
+    pub body: Expr,
+    /// Slots its frame needs.
+    pub frame_size: u32,
+    /// The channel's header in the source.
+    pub span: Span,
+}
+
+impl Channel {
+    /// Is this a `network` channel (one that sees the packets of existing applications)?
+    pub fn is_network(&self) -> bool {
+        self.name == "network"
+    }
+}
+
+/// An expression with its type and span.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    /// What it does.
+    pub kind: ExprKind,
+    /// Its (solved) type.
+    pub ty: Type,
+    /// Where it is in the source.
+    pub span: Span,
+}
+
+/// Integer arithmetic (wrapping; `/` and `%` raise `DivByZero` on zero and wrap
+/// `i64::MIN / ~1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (truncating)
+    Div,
+    /// `%` (sign of the dividend)
+    Mod,
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// How a comparison compares its operands, decided from their type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CmpKind {
+    /// As signed words (`int`).
+    Signed,
+    /// As unsigned words (`char`, `host`, `bool`, `unit`, and equality of scalars).
+    Unsigned,
+    /// By the structure of the values (strings, tuples, lists, ...), with their type.
+    Deep(Type),
+}
+
+/// One handler of `try`.
+#[derive(Clone, Debug)]
+pub struct Handler {
+    /// The exception handled (`None`: any).
+    pub exn: Option<Exn>,
+    /// The handler's expression.
+    pub body: Expr,
+}
+
+/// Where an `OnRemote`/`OnNeighbor` sends.
+#[derive(Clone, Debug)]
+pub struct SendTarget {
+    /// The channel name.
+    pub channel: String,
+    /// The overload (for user channels).
+    pub overload: u32,
+    /// For `network`: the packet layout to marshal.
+    pub layout: Option<PacketLayout>,
+}
+
+/// `foldl` or `foldr`.
+pub use crate::ast::FoldDir;
+
+/// Expression forms.
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    /// A scalar constant (ints, bools, chars, hosts, unit).
+    Const(Word),
+    /// String literal number n.
+    Str(u32),
+    /// A slot of the current frame.
+    Local(Slot),
+    /// A slot of an enclosing function's frame, `hops` static links up.
+    Outer {
+        /// Static links to follow.
+        hops: u32,
+        /// The slot there.
+        slot: Slot,
+    },
+    /// A global.
+    Global(GlobalId),
+    /// `let val` (local functions and exceptions leave no code).
+    Let {
+        /// Where the value goes.
+        slot: Slot,
+        /// The value.
+        value: Box<Expr>,
+        /// The scope.
+        body: Box<Expr>,
+    },
+    /// Evaluate in order; the value is the last one's.
+    Seq(Vec<Expr>),
+    /// `if`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `andalso`
+    And(Box<Expr>, Box<Expr>),
+    /// `orelse`
+    Or(Box<Expr>, Box<Expr>),
+    /// `not`
+    Not(Box<Expr>),
+    /// `~`
+    Neg(Box<Expr>),
+    /// Integer arithmetic.
+    Arith(Arith, Box<Expr>, Box<Expr>),
+    /// A comparison.
+    Compare(CmpOp, CmpKind, Box<Expr>, Box<Expr>),
+    /// `^` on strings or blobs.
+    Concat(Box<Expr>, Box<Expr>),
+    /// A tuple; `mask` bit i is set when component i is a handle.
+    Tuple(Vec<Expr>, u64),
+    /// `#n e`, with n from 0 here.
+    Proj(Box<Expr>, u32),
+    /// `[]`
+    Nil,
+    /// `h :: t`; the flag says whether the head is a handle.
+    Cons(Box<Expr>, Box<Expr>, bool),
+    /// `raise E`
+    Raise(Exn),
+    /// `try e handle ...`
+    Try(Box<Expr>, Vec<Handler>),
+    /// A call of a PLAN-P function: the callee's frame starts at slot `base` of the
+    /// caller's; the arguments (after the static link, for a local callee) are stored
+    /// there and become the callee's parameters.
+    Call {
+        /// The callee.
+        fun: FunId,
+        /// First slot of the callee's frame, in the caller's frame.
+        base: Slot,
+        /// Arguments.
+        args: Vec<Expr>,
+        /// For a local callee: how many static links to follow from the caller to reach
+        /// the callee's enclosing frame.
+        link: Option<u32>,
+    },
+    /// A call of a primitive: arguments go to slots `base..` and are passed as a slice.
+    Prim {
+        /// The primitive.
+        prim: PrimId,
+        /// First argument slot.
+        base: Slot,
+        /// Arguments.
+        args: Vec<Expr>,
+        /// Solved argument and result types.
+        site: Box<Site>,
+    },
+    /// `foldl` / `foldr` with a named function.
+    Fold {
+        /// Direction.
+        dir: FoldDir,
+        /// The function applied.
+        fun: FunId,
+        /// First slot of the callee's frame.
+        base: Slot,
+        /// Static links, as for `Call`.
+        link: Option<u32>,
+        /// Initial accumulator.
+        init: Box<Expr>,
+        /// The list.
+        list: Box<Expr>,
+        /// Does the list hold handles?
+        elem_ptr: bool,
+    },
+    /// `OnRemote` / `OnNeighbor`.
+    Send {
+        /// Which.
+        kind: SendKind,
+        /// Channel and layout.
+        target: Box<SendTarget>,
+        /// The packet.
+        packet: Box<Expr>,
+        /// The neighbour (`OnNeighbor`).
+        neighbor: Option<Box<Expr>>,
+    },
+}

@@ -1,0 +1,561 @@
+//! The lexer: source text to tokens.
+//!
+//! It never fails as a whole: a character that starts no token becomes a diagnostic and
+//! is skipped, so the parser always sees a token stream ending in [`Tok::Eof`].
+
+use crate::diag::{Diag, Phase};
+use crate::span::Span;
+
+/// A token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    /// A decimal integer literal's magnitude (at most 2^63, which only `~` may precede).
+    Int(u64),
+    /// A hexadecimal integer literal: a 64-bit pattern.
+    HexInt(u64),
+    /// A string literal's bytes.
+    Str(Vec<u8>),
+    /// A character literal (`'a'` or `#"a"`).
+    Char(u8),
+    /// An IPv4 host literal such as `131.254.60.81`.
+    Host(u32),
+    /// An identifier.
+    Ident(String),
+    /// A keyword.
+    Kw(Kw),
+    /// `#n`: tuple projection.
+    Hash(u32),
+    /// Punctuation or an operator.
+    Sym(Sym),
+    /// End of input.
+    Eof,
+}
+
+macro_rules! keywords {
+    ($($variant:ident = $text:literal),* $(,)?) => {
+        /// Reserved words.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Kw { $(#[doc = concat!("`", $text, "`")] $variant),* }
+        impl Kw {
+            /// The keyword spelled `s`.
+            pub fn from_str(s: &str) -> Option<Kw> {
+                match s { $($text => Some(Kw::$variant),)* _ => None }
+            }
+            /// How the keyword is written.
+            pub fn text(self) -> &'static str {
+                match self { $(Kw::$variant => $text),* }
+            }
+            /// Every keyword.
+            pub const ALL: &'static [Kw] = &[$(Kw::$variant),*];
+        }
+    };
+}
+
+keywords! {
+    Val = "val", Fun = "fun", Exception = "exception", Channel = "channel",
+    Initstate = "initstate", Is = "is", Let = "let", In = "in", End = "end",
+    If = "if", Then = "then", Else = "else", Raise = "raise", Try = "try",
+    Handle = "handle", Andalso = "andalso", Orelse = "orelse", And = "and", Or = "or",
+    Not = "not", True = "true", False = "false", Div = "div", Mod = "mod",
+    Hd = "hd", Tl = "tl", Fst = "fst", Snd = "snd", Ord = "ord", Chr = "chr",
+    Explode = "explode", Implode = "implode",
+    Foldl = "foldl", Foldr = "foldr", OnRemote = "OnRemote", OnNeighbor = "OnNeighbor",
+}
+
+macro_rules! symbols {
+    ($($variant:ident = $text:literal),* $(,)?) => {
+        /// Punctuation and operators.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Sym { $(#[doc = concat!("`", $text, "`")] $variant),* }
+        impl Sym {
+            /// How the symbol is written.
+            pub fn text(self) -> &'static str {
+                match self { $(Sym::$variant => $text),* }
+            }
+        }
+    };
+}
+
+symbols! {
+    LParen = "(", RParen = ")", LBracket = "[", RBracket = "]", Comma = ",", Semi = ";",
+    Colon = ":", ColonColon = "::", Eq = "=", Ne = "<>", Lt = "<", Le = "<=", Gt = ">", Ge = ">=",
+    Plus = "+", Minus = "-", Star = "*", Slash = "/", Percent = "%", Tilde = "~", Caret = "^",
+    Arrow = "=>", Bar = "|", Underscore = "_", Dot = ".",
+}
+
+impl Tok {
+    /// How the token is described in "expected ..., found ..." messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Tok::Int(_) | Tok::HexInt(_) => "an integer".into(),
+            Tok::Str(_) => "a string".into(),
+            Tok::Char(_) => "a character".into(),
+            Tok::Host(_) => "a host address".into(),
+            Tok::Ident(s) => format!("`{s}`"),
+            Tok::Kw(k) => format!("`{}`", k.text()),
+            Tok::Hash(n) => format!("`#{n}`"),
+            Tok::Sym(s) => format!("`{}`", s.text()),
+            Tok::Eof => "the end of the file".into(),
+        }
+    }
+}
+
+/// A token and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The token.
+    pub tok: Tok,
+    /// Its span.
+    pub span: Span,
+    /// Is it the first token on its line and in column 1? (Top-level declarations
+    /// usually are; the parser resynchronises on them after an error.)
+    pub at_line_start: bool,
+}
+
+struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    out: Vec<Token>,
+    diags: Vec<Diag>,
+}
+
+/// Split `src` into tokens, with the problems found on the way.
+pub fn lex(src: &str) -> (Vec<Token>, Vec<Diag>) {
+    let mut lx = Lexer { src: src.as_bytes(), pos: 0, out: Vec::new(), diags: Vec::new() };
+    lx.run();
+    (lx.out, lx.diags)
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'\''
+}
+
+impl Lexer<'_> {
+    fn peek(&self, k: usize) -> u8 {
+        self.src.get(self.pos + k).copied().unwrap_or(0)
+    }
+
+    fn error(&mut self, name: &'static str, msg: impl Into<String>, span: Span, label: impl Into<String>) -> &mut Diag {
+        self.diags.push(Diag::new(Phase::Lex, name, msg, span, label));
+        self.diags.last_mut().unwrap()
+    }
+
+    fn push(&mut self, tok: Tok, start: usize) {
+        let line_start = self.src[..start].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        let at_line_start = start == line_start;
+        self.out.push(Token { tok, span: Span::new(start, self.pos), at_line_start });
+    }
+
+    fn run(&mut self) {
+        loop {
+            self.skip_trivia();
+            let start = self.pos;
+            if self.pos >= self.src.len() {
+                self.out.push(Token { tok: Tok::Eof, span: Span::new(start, start), at_line_start: false });
+                return;
+            }
+            let c = self.peek(0);
+            if c.is_ascii_digit() {
+                self.number();
+            } else if is_ident_start(c) {
+                while is_ident_char(self.peek(0)) {
+                    self.pos += 1;
+                }
+                // The slice is ASCII by construction.
+                let text = std::str::from_utf8(&self.src[start..self.pos]).unwrap_or_default();
+                let tok = if text == "_" {
+                    Tok::Sym(Sym::Underscore)
+                } else if let Some(k) = Kw::from_str(text) {
+                    Tok::Kw(k)
+                } else {
+                    Tok::Ident(text.to_owned())
+                };
+                self.push(tok, start);
+            } else if c == b'"' {
+                self.pos += 1;
+                let s = self.string_body(start, b'"');
+                self.push(Tok::Str(s), start);
+            } else if c == b'\'' {
+                self.char_lit(start, 1);
+            } else if c == b'#' {
+                if self.peek(1) == b'"' {
+                    self.char_lit(start, 2);
+                } else if self.peek(1).is_ascii_digit() {
+                    self.pos += 1;
+                    let ds = self.pos;
+                    while self.peek(0).is_ascii_digit() {
+                        self.pos += 1;
+                    }
+                    let n = std::str::from_utf8(&self.src[ds..self.pos]).ok().and_then(|t| t.parse::<u32>().ok());
+                    match n {
+                        Some(n) if n >= 1 => self.push(Tok::Hash(n), start),
+                        _ => {
+                            let sp = Span::new(start, self.pos);
+                            self.error(
+                                "bad-projection",
+                                "tuple components are numbered from 1",
+                                sp,
+                                "no such component",
+                            )
+                            .help = Some("write `#1 e` for the first component of `e`".into());
+                        }
+                    }
+                } else {
+                    self.pos += 1;
+                    let sp = Span::new(start, self.pos);
+                    self.error("stray-hash", "`#` must be followed by a component number", sp, "here").help =
+                        Some("`#2 p` is the second component of the tuple `p`; `#\"a\"` is a character".into());
+                }
+            } else {
+                self.symbol(start);
+            }
+        }
+    }
+
+    fn skip_trivia(&mut self) {
+        loop {
+            let c = self.peek(0);
+            if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' || c == 0x0c {
+                self.pos += 1;
+            } else if c == b'-' && self.peek(1) == b'-' {
+                while self.pos < self.src.len() && self.peek(0) != b'\n' {
+                    self.pos += 1;
+                }
+            } else if c == b'(' && self.peek(1) == b'*' {
+                self.block_comment();
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// `(* ... *)`, nested.
+    fn block_comment(&mut self) {
+        let mut opens = vec![self.pos];
+        self.pos += 2;
+        while !opens.is_empty() {
+            if self.pos >= self.src.len() {
+                let at = opens[0];
+                self.error(
+                    "unterminated-comment",
+                    "this comment is never closed",
+                    Span::new(at, at + 2),
+                    "opened here",
+                )
+                .help = Some("close it with `*)` (comments nest: every `(*` needs its own `*)`)".into());
+                return;
+            }
+            if self.peek(0) == b'(' && self.peek(1) == b'*' {
+                opens.push(self.pos);
+                self.pos += 2;
+            } else if self.peek(0) == b'*' && self.peek(1) == b')' {
+                opens.pop();
+                self.pos += 2;
+            } else {
+                self.pos += 1;
+            }
+        }
+    }
+
+    fn number(&mut self) {
+        let start = self.pos;
+        if self.peek(0) == b'0' && (self.peek(1) == b'x' || self.peek(1) == b'X') {
+            self.pos += 2;
+            let ds = self.pos;
+            while self.peek(0).is_ascii_hexdigit() {
+                self.pos += 1;
+            }
+            let text = std::str::from_utf8(&self.src[ds..self.pos]).unwrap_or_default();
+            match u64::from_str_radix(text, 16) {
+                Ok(v) => self.push(Tok::HexInt(v), start),
+                Err(_) => {
+                    let sp = Span::new(start, self.pos);
+                    let msg = if text.is_empty() {
+                        "`0x` must be followed by hexadecimal digits"
+                    } else {
+                        "this integer does not fit in 64 bits"
+                    };
+                    self.error("bad-integer", msg, sp, "here");
+                    self.push(Tok::Int(0), start);
+                }
+            }
+            self.reject_ident_suffix(start);
+            return;
+        }
+        let mut parts = vec![self.digits()];
+        // A host literal: four dot-separated decimal parts.
+        while parts.len() < 4 && self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {
+            self.pos += 1;
+            parts.push(self.digits());
+        }
+        let sp = Span::new(start, self.pos);
+        match parts.len() {
+            1 => match parts[0] {
+                Some(v) if v <= 1 << 63 => self.push(Tok::Int(v), start),
+                _ => {
+                    self.error("bad-integer", "this integer does not fit in 64 bits", sp, "too large").help =
+                        Some("integers are 64-bit: at most 9223372036854775807".into());
+                    self.push(Tok::Int(0), start);
+                }
+            },
+            4 => {
+                let mut addr = 0u32;
+                let mut ok = true;
+                for p in &parts {
+                    match p {
+                        Some(v) if *v <= 255 => addr = addr << 8 | *v as u32,
+                        _ => ok = false,
+                    }
+                }
+                if !ok {
+                    self.error(
+                        "bad-host",
+                        "each part of a host address must be between 0 and 255",
+                        sp,
+                        "not an IPv4 address",
+                    );
+                }
+                self.push(Tok::Host(addr), start);
+            }
+            n => {
+                self.error(
+                    "bad-host",
+                    format!("a host address has four parts, this one has {n}"),
+                    sp,
+                    "not an IPv4 address",
+                )
+                .help = Some(
+                    "write host addresses as four numbers, like 131.254.60.81 (there are no fractional numbers)".into(),
+                );
+                self.push(Tok::Host(0), start);
+            }
+        }
+        self.reject_ident_suffix(start);
+    }
+
+    fn digits(&mut self) -> Option<u64> {
+        let ds = self.pos;
+        while self.peek(0).is_ascii_digit() {
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.src[ds..self.pos]).ok()?.parse().ok()
+    }
+
+    /// `123abc` is one mistake, not a number followed by a name.
+    fn reject_ident_suffix(&mut self, start: usize) {
+        if is_ident_char(self.peek(0)) {
+            let s = self.pos;
+            while is_ident_char(self.peek(0)) {
+                self.pos += 1;
+            }
+            let sp = Span::new(s, self.pos);
+            let d = self.error(
+                "bad-number-suffix",
+                "a number cannot be followed directly by letters",
+                sp,
+                "unexpected suffix",
+            );
+            d.labels.push(crate::diag::Label { span: Span::new(start, s), text: "this number".into() });
+        }
+    }
+
+    /// The body of a string (after the opening quote) up to `quote`, with escapes.
+    fn string_body(&mut self, start: usize, quote: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            if self.pos >= self.src.len() || (self.peek(0) == b'\n' && quote == b'\'') {
+                let what = if quote == b'"' { "string" } else { "character" };
+                self.error(
+                    "unterminated-literal",
+                    format!("this {what} literal is never closed"),
+                    Span::new(start, self.pos),
+                    "starts here",
+                )
+                .help = Some(format!("close it with `{}`", quote as char));
+                return out;
+            }
+            let c = self.peek(0);
+            if c == quote {
+                self.pos += 1;
+                return out;
+            }
+            if c == b'\\' {
+                let es = self.pos;
+                self.pos += 1;
+                let e = self.peek(0);
+                self.pos += 1;
+                let v = match e {
+                    b'n' => Some(b'\n'),
+                    b't' => Some(b'\t'),
+                    b'r' => Some(b'\r'),
+                    b'0' if !self.peek(0).is_ascii_digit() => Some(0),
+                    b'\\' => Some(b'\\'),
+                    b'"' => Some(b'"'),
+                    b'\'' => Some(b'\''),
+                    b'x' => {
+                        let h = [self.peek(0), self.peek(1)];
+                        let v = std::str::from_utf8(&h).ok().and_then(|t| u8::from_str_radix(t, 16).ok());
+                        if v.is_some() {
+                            self.pos += 2;
+                        }
+                        v
+                    }
+                    d if d.is_ascii_digit() => {
+                        let h = [d, self.peek(0), self.peek(1)];
+                        let v = std::str::from_utf8(&h).ok().and_then(|t| t.parse::<u8>().ok());
+                        if v.is_some() {
+                            self.pos += 2;
+                        }
+                        v
+                    }
+                    _ => None,
+                };
+                match v {
+                    Some(b) => out.push(b),
+                    None => {
+                        if self.pos > self.src.len() {
+                            self.pos = self.src.len();
+                        }
+                        let end = self.pos.min(self.src.len()).max(es + 1);
+                        self.error("bad-escape", "unknown escape sequence", Span::new(es, end), "here")
+                            .help = Some(r#"escapes are \n \t \r \\ \" \' \0, \xHH (two hex digits) and \DDD (three decimal digits, at most 255)"#.into());
+                    }
+                }
+                continue;
+            }
+            out.push(c);
+            self.pos += 1;
+        }
+    }
+
+    /// `'a'` (skip = 1) or `#"a"` (skip = 2).
+    fn char_lit(&mut self, start: usize, skip: usize) {
+        self.pos += skip;
+        let quote = if skip == 1 { b'\'' } else { b'"' };
+        // `'a` without a closing quote looks like an ML type variable.
+        if skip == 1 && is_ident_start(self.peek(0)) && self.peek(1) != b'\'' && self.peek(1) != 0 {
+            while is_ident_char(self.peek(0)) && self.peek(0) != b'\'' {
+                self.pos += 1;
+            }
+            self.error("type-variable", "type variables are not part of PLAN-P", Span::new(start, self.pos), "here")
+                .help =
+                Some("write the type out (`int`, `host list`, ...); for a character literal write `'a'`".into());
+            self.push(Tok::Char(0), start);
+            return;
+        }
+        let body = self.string_body(start, quote);
+        let sp = Span::new(start, self.pos);
+        if body.len() != 1 {
+            self.error(
+                "bad-char",
+                format!("a character literal holds exactly one character, this one holds {}", body.len()),
+                sp,
+                "here",
+            )
+            .help = Some("for text, use a string literal: \"...\"".into());
+        }
+        self.push(Tok::Char(body.first().copied().unwrap_or(0)), start);
+    }
+
+    fn symbol(&mut self, start: usize) {
+        let (sym, n) = match (self.peek(0), self.peek(1)) {
+            (b':', b':') => (Sym::ColonColon, 2),
+            (b'<', b'>') => (Sym::Ne, 2),
+            (b'<', b'=') => (Sym::Le, 2),
+            (b'>', b'=') => (Sym::Ge, 2),
+            (b'=', b'>') => (Sym::Arrow, 2),
+            (b'(', _) => (Sym::LParen, 1),
+            (b')', _) => (Sym::RParen, 1),
+            (b'[', _) => (Sym::LBracket, 1),
+            (b']', _) => (Sym::RBracket, 1),
+            (b',', _) => (Sym::Comma, 1),
+            (b';', _) => (Sym::Semi, 1),
+            (b':', _) => (Sym::Colon, 1),
+            (b'=', _) => (Sym::Eq, 1),
+            (b'<', _) => (Sym::Lt, 1),
+            (b'>', _) => (Sym::Gt, 1),
+            (b'+', _) => (Sym::Plus, 1),
+            (b'-', _) => (Sym::Minus, 1),
+            (b'*', _) => (Sym::Star, 1),
+            (b'/', _) => (Sym::Slash, 1),
+            (b'%', _) => (Sym::Percent, 1),
+            (b'~', _) => (Sym::Tilde, 1),
+            (b'^', _) => (Sym::Caret, 1),
+            (b'|', _) => (Sym::Bar, 1),
+            (b'.', _) => (Sym::Dot, 1),
+            _ => {
+                // Skip one whole UTF-8 character so spans stay on character boundaries.
+                let len = utf8_len(self.peek(0));
+                let end = (self.pos + len).min(self.src.len());
+                let shown = String::from_utf8_lossy(&self.src[self.pos..end]).into_owned();
+                self.pos = end;
+                let d = self.error(
+                    "bad-character",
+                    format!("unexpected character `{}`", shown.escape_debug()),
+                    Span::new(start, end),
+                    "not part of PLAN-P",
+                );
+                if shown == "!" {
+                    d.help = Some("boolean negation is `not e`".into());
+                } else if shown == "&" {
+                    d.help = Some("boolean conjunction is `andalso` (or `and`)".into());
+                }
+                return;
+            }
+        };
+        self.pos += n;
+        self.push(Tok::Sym(sym), start);
+    }
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<Tok> {
+        let (t, d) = lex(s);
+        assert!(d.is_empty(), "{d:?}");
+        t.into_iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn hosts_ints_chars_and_comments() {
+        assert_eq!(
+            toks("131.254.60.81 42 0xff 'a' #\"b\" -- comment\n (* a (* nested *) one *) #3"),
+            vec![
+                Tok::Host(0x83fe3c51),
+                Tok::Int(42),
+                Tok::HexInt(255),
+                Tok::Char(b'a'),
+                Tok::Char(b'b'),
+                Tok::Hash(3),
+                Tok::Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(toks(r#""a\n\x41\065\"""#), vec![Tok::Str(b"a\nAA\"".to_vec()), Tok::Eof]);
+    }
+
+    #[test]
+    fn errors_are_reported_and_lexing_continues() {
+        let (t, d) = lex("val x = 1.2 ! \"open");
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert_eq!(t.last().unwrap().tok, Tok::Eof);
+    }
+}

@@ -1,0 +1,51 @@
+//! The PLAN-P front end and interpreter.
+//!
+//! Pipeline: [`lexer`] → [`parser`] ([`ast`]) → [`typeck`] ([`ir`]) → [`eval`], driven per
+//! packet by a [`node::Node`]. [`load`] runs the front end on a source text.
+//!
+//! | file | job |
+//! |---|---|
+//! | `span.rs` | byte ranges and line/column |
+//! | `diag.rs` | diagnostics (miette) |
+//! | `lexer.rs` | text to tokens |
+//! | `ast.rs`, `parser.rs` | tokens to syntax tree, with error recovery |
+//! | `typeck.rs` | names, types, recursion and initialisation order; builds the IR |
+//! | `ir.rs` | the resolved program the evaluator runs |
+//! | `eval.rs` | the two-level evaluator (binding-time annotated) |
+//! | `packet.rs` | packet types, matching, (un)marshalling |
+//! | `node.rs` | channel semantics: dispatch, states, effects, exceptions, memory |
+
+pub mod ast;
+pub mod diag;
+pub mod eval;
+pub mod ir;
+pub mod lexer;
+pub mod node;
+pub mod packet;
+pub mod parser;
+pub mod span;
+pub mod typeck;
+
+pub use diag::{Diag, Diagnostics};
+pub use ir::Program;
+pub use node::{Link, Node, NodeConfig, Outcome};
+
+use std::sync::Arc;
+
+/// Parse and check a program. On failure, every problem found is returned (the parser
+/// recovers after errors, and checking runs on what parsed, so one run reports many).
+pub fn load(name: &str, text: &str) -> Result<Arc<Program>, Diagnostics> {
+    let text: Arc<str> = Arc::from(text);
+    let (ast, mut diags) = parser::parse(&text);
+    match typeck::check(name, text.clone(), &ast) {
+        Ok(p) if diags.is_empty() => Ok(Arc::new(p)),
+        Ok(_) => Err(Diagnostics { name: name.to_owned(), text, diags }),
+        Err(mut d) => {
+            // Type errors in declarations that failed to parse would be noise; those
+            // declarations are absent from the tree, so all of `d` is about code that parsed.
+            diags.append(&mut d);
+            diags.sort_by_key(|d| d.span().start);
+            Err(Diagnostics { name: name.to_owned(), text, diags })
+        }
+    }
+}

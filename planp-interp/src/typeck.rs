@@ -1,0 +1,1890 @@
+//! The type checker: resolves names, infers and checks types, and produces the
+//! [`ir::Program`](crate::ir::Program) the interpreter runs.
+//!
+//! Types are inferred by unification (monomorphic: no `let`-polymorphism), so
+//! annotations are needed only where a type cannot be deduced from uses. Channel
+//! parameters must be annotated: they are the program's interface.
+//!
+//! Scoping: top-level declarations are visible everywhere in the program (so recursion
+//! can be detected and reported by name, and declarations may come in any order), but a
+//! top-level `val` initialiser may use only values defined before it, directly or
+//! through the functions it calls. Inside `let`, declarations are sequential as in ML;
+//! a run of consecutive `fun` declarations forms a group whose members see each other.
+//! Recursion, direct or mutual, is rejected after checking, with the cycle named.
+//!
+//! The checker does no I/O.
+
+use crate::ast::{self, BinOp, FoldDir, LetDecl, Name, SendForm, TypeExpr, UnOp};
+use crate::diag::{Diag, Phase, suggest};
+use crate::ir::{self, Arith, CmpKind, CmpOp, Expr, ExprKind, FunId, GlobalId, Slot};
+use crate::packet::{PacketLayout, layout_of};
+use crate::span::Span;
+use planp_primitives::rt::BUILTIN_EXCEPTIONS;
+use planp_primitives::value::tuple_mask;
+use planp_primitives::{Exn, SendKind, Site, Type, TypeCx, Word};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The largest tuple (a tuple's pointer map is one 64-bit word).
+pub const MAX_TUPLE: usize = 64;
+
+// ---- unification -------------------------------------------------------------------
+
+/// Solutions of inference variables.
+#[derive(Clone, Debug, Default)]
+pub struct Subst {
+    sol: Vec<Option<Type>>,
+}
+
+impl Subst {
+    fn shallow(&self, t: &Type) -> Type {
+        let mut t = t.clone();
+        while let Type::Var(v) = t {
+            match &self.sol[v as usize] {
+                Some(s) => t = s.clone(),
+                None => break,
+            }
+        }
+        t
+    }
+
+    fn occurs(&self, v: u32, t: &Type) -> bool {
+        match self.shallow(t) {
+            Type::Var(w) => v == w,
+            Type::Tuple(ts) => ts.iter().any(|t| self.occurs(v, t)),
+            Type::List(t) => self.occurs(v, &t),
+            Type::Table(k, x) => self.occurs(v, &k) || self.occurs(v, &x),
+            _ => false,
+        }
+    }
+
+    fn unify_inner(&mut self, a: &Type, b: &Type) -> Result<(), ()> {
+        let (a, b) = (self.shallow(a), self.shallow(b));
+        match (&a, &b) {
+            (Type::Error, _) | (_, Type::Error) => Ok(()),
+            (Type::Var(x), Type::Var(y)) if x == y => Ok(()),
+            (Type::Var(x), t) | (t, Type::Var(x)) => {
+                if self.occurs(*x, t) {
+                    return Err(());
+                }
+                self.sol[*x as usize] = Some(t.clone());
+                Ok(())
+            }
+            (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
+                for (x, y) in xs.iter().zip(ys) {
+                    self.unify_inner(x, y)?;
+                }
+                Ok(())
+            }
+            (Type::List(x), Type::List(y)) => self.unify_inner(x, y),
+            (Type::Table(k1, v1), Type::Table(k2, v2)) => {
+                self.unify_inner(k1, k2)?;
+                self.unify_inner(v1, v2)
+            }
+            (x, y) if x == y => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    /// Replace solved variables and default the rest to `unit`.
+    fn zonk(&self, t: &Type) -> Type {
+        match self.resolve(t) {
+            t if !t.has_vars() => t,
+            t => default_vars(&t),
+        }
+    }
+}
+
+fn default_vars(t: &Type) -> Type {
+    match t {
+        Type::Var(_) => Type::Unit,
+        Type::Tuple(ts) => Type::Tuple(ts.iter().map(default_vars).collect()),
+        Type::List(t) => Type::List(Box::new(default_vars(t))),
+        Type::Table(k, v) => Type::Table(Box::new(default_vars(k)), Box::new(default_vars(v))),
+        t => t.clone(),
+    }
+}
+
+impl TypeCx for Subst {
+    fn fresh(&mut self) -> Type {
+        self.sol.push(None);
+        Type::Var(self.sol.len() as u32 - 1)
+    }
+
+    fn resolve(&self, t: &Type) -> Type {
+        match self.shallow(t) {
+            Type::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.resolve(t)).collect()),
+            Type::List(t) => Type::List(Box::new(self.resolve(&t))),
+            Type::Table(k, v) => Type::Table(Box::new(self.resolve(&k)), Box::new(self.resolve(&v))),
+            t => t,
+        }
+    }
+
+    fn unify(&mut self, a: &Type, b: &Type) -> Result<(), ()> {
+        // Leave both unchanged on failure.
+        let saved = self.sol.clone();
+        let r = self.unify_inner(a, b);
+        if r.is_err() {
+            self.sol = saved;
+        }
+        r
+    }
+}
+
+// ---- checker state -----------------------------------------------------------------
+
+/// Whose frame a piece of code runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Owner {
+    Fun(FunId),
+    Init(GlobalId),
+    Channel(usize),
+    ChannelInit(usize),
+}
+
+#[derive(Clone, Debug)]
+enum Binding {
+    Local { depth: u32, slot: Slot, ty: Type },
+    Global(GlobalId),
+    Fun(FunId),
+}
+
+#[derive(Default)]
+struct Scope {
+    vals: HashMap<String, (Binding, Span)>,
+    exns: HashMap<String, Exn>,
+}
+
+struct Ctx {
+    owner: Owner,
+    depth: u32,
+    next: Slot,
+    max: Slot,
+}
+
+struct FunSig {
+    name: String,
+    params: Vec<Type>,
+    /// Name, span and whether it was annotated, per parameter.
+    param_info: Vec<(String, Span, bool)>,
+    ret: Type,
+    /// For a local function, the depth of the context it is defined in.
+    enclosing: Option<u32>,
+    span: Span,
+}
+
+struct ChanSig {
+    name: String,
+    overload: u32,
+    ss: Type,
+    pkt: Type,
+    layout: Option<PacketLayout>,
+    span: Span,
+    pkt_span: Span,
+}
+
+struct Edge {
+    from: Owner,
+    to: FunId,
+    base: Slot,
+    span: Span,
+}
+
+enum Deferred {
+    Eq(Type, Span, Span),
+    Ord(Type, Span, Span),
+    Concat(Type, Span, Span),
+}
+
+struct Checker {
+    subst: Subst,
+    diags: Vec<Diag>,
+    globals: Vec<ir::Global>,
+    inits: Vec<Option<ir::Init>>,
+    sigs: Vec<FunSig>,
+    funs: Vec<Option<ir::Fun>>,
+    chans: Vec<ChanSig>,
+    chan_bodies: Vec<Option<(ir::Expr, u32, Option<ir::Init>)>>,
+    chan_names: HashMap<String, Vec<usize>>,
+    exceptions: Vec<String>,
+    strings: Vec<Box<[u8]>>,
+    string_ids: HashMap<Vec<u8>, u32>,
+    scopes: Vec<Scope>,
+    ctxs: Vec<Ctx>,
+    deferred: Vec<Deferred>,
+    edges: Vec<Edge>,
+    reads: Vec<(Owner, GlobalId, Span)>,
+    ps: Option<(Type, Span)>,
+    order_err: HashSet<(u32, u32)>,
+}
+
+/// Check a parsed program and resolve it. `name` and `text` are kept in the result for
+/// run-time messages.
+pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Program, Vec<Diag>> {
+    let mut c = Checker {
+        subst: Subst::default(),
+        diags: Vec::new(),
+        globals: Vec::new(),
+        inits: Vec::new(),
+        sigs: Vec::new(),
+        funs: Vec::new(),
+        chans: Vec::new(),
+        chan_bodies: Vec::new(),
+        chan_names: HashMap::new(),
+        exceptions: BUILTIN_EXCEPTIONS.iter().map(|(n, _)| n.to_string()).collect(),
+        strings: Vec::new(),
+        string_ids: HashMap::new(),
+        scopes: vec![Scope::default()],
+        ctxs: Vec::new(),
+        deferred: Vec::new(),
+        edges: Vec::new(),
+        reads: Vec::new(),
+        ps: None,
+        order_err: HashSet::new(),
+    };
+    for (i, (n, _)) in BUILTIN_EXCEPTIONS.iter().enumerate() {
+        c.scopes[0].exns.insert(n.to_string(), Exn(i as u32));
+    }
+    c.declare_top(prog);
+    c.check_top(prog);
+    c.finish(name, text)
+}
+
+fn err_expr(span: Span) -> Expr {
+    Expr { kind: ExprKind::Const(0), ty: Type::Error, span }
+}
+
+impl Checker {
+    fn error(&mut self, d: Diag) {
+        self.diags.push(d);
+    }
+
+    fn show(&self, t: &Type) -> String {
+        self.subst.resolve(t).to_string()
+    }
+
+    /// Unify, reporting a mismatch at `span` with `message` (which receives the
+    /// expected and found types).
+    fn expect(
+        &mut self,
+        found: &Type,
+        want: &Type,
+        span: Span,
+        message: impl FnOnce(String, String) -> (String, String),
+    ) -> bool {
+        if self.subst.unify(found, want).is_ok() {
+            return true;
+        }
+        let (f, w) = (self.subst.resolve(found), self.subst.resolve(want));
+        if f.has_error() || w.has_error() {
+            return false;
+        }
+        let (msg, label) = message(w.to_string(), f.to_string());
+        self.error(Diag::new(Phase::Type, "mismatch", msg, span, label));
+        false
+    }
+
+    // ---- types ------------------------------------------------------------------
+
+    fn type_expr(&mut self, t: &TypeExpr) -> Type {
+        match t {
+            TypeExpr::Named(n) => match Type::base_from_name(&n.text) {
+                Some(t) => t,
+                None => {
+                    let mut d = Diag::new(
+                        Phase::Type,
+                        "unknown-type",
+                        format!("unknown type `{}`", n.text),
+                        n.span,
+                        "not a type",
+                    );
+                    let names = ["unit", "int", "bool", "char", "string", "host", "blob", "eth", "ip", "tcp", "udp"];
+                    if n.text == "list" || n.text == "hash_table" {
+                        d = d.help(format!("`{}` follows its element type, as in `int {}`", n.text, n.text));
+                    } else if let Some(s) = suggest(&n.text, names) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else if n.text == "exn" || n.text == "port" || n.text == "dev" {
+                        d = d.help(format!("PLAN's `{}` type is not part of PLAN-P", n.text));
+                    }
+                    self.error(d);
+                    Type::Error
+                }
+            },
+            TypeExpr::Tuple(ts, span) => {
+                if ts.len() > MAX_TUPLE {
+                    self.error(Diag::new(
+                        Phase::Type,
+                        "tuple-too-large",
+                        format!("tuples have at most {MAX_TUPLE} components, this one has {}", ts.len()),
+                        *span,
+                        "too many components",
+                    ));
+                    return Type::Error;
+                }
+                Type::Tuple(ts.iter().map(|t| self.type_expr(t)).collect())
+            }
+            TypeExpr::List(t, _) => Type::List(Box::new(self.type_expr(t))),
+            TypeExpr::Table(t, _) => {
+                let v = self.type_expr(t);
+                Type::Table(Box::new(self.subst.fresh()), Box::new(v))
+            }
+        }
+    }
+
+    fn annot(&mut self, t: &Option<TypeExpr>) -> Type {
+        match t {
+            Some(t) => self.type_expr(t),
+            None => self.subst.fresh(),
+        }
+    }
+
+    // ---- scopes and frames ---------------------------------------------------------
+
+    fn ctx(&mut self) -> &mut Ctx {
+        self.ctxs.last_mut().expect("inside a frame")
+    }
+
+    fn depth(&self) -> u32 {
+        self.ctxs.last().map_or(0, |c| c.depth)
+    }
+
+    fn owner(&self) -> Owner {
+        self.ctxs.last().expect("inside a frame").owner
+    }
+
+    fn alloc(&mut self, n: u32) -> Slot {
+        let c = self.ctx();
+        let s = c.next;
+        c.next += n;
+        c.max = c.max.max(c.next);
+        s
+    }
+
+    fn lookup(&self, name: &str) -> Option<&(Binding, Span)> {
+        self.scopes.iter().rev().find_map(|s| s.vals.get(name))
+    }
+
+    fn lookup_exn(&self, name: &str) -> Option<Exn> {
+        self.scopes.iter().rev().find_map(|s| s.exns.get(name).copied())
+    }
+
+    fn bind(&mut self, name: &Name, b: Binding) {
+        self.scopes.last_mut().unwrap().vals.insert(name.text.clone(), (b, name.span));
+    }
+
+    /// Bind a top-level name, reporting a duplicate.
+    fn bind_top(&mut self, name: &Name, b: Binding) -> bool {
+        if let Some((_, prev)) = self.scopes[0].vals.get(&name.text) {
+            let prev = *prev;
+            self.error(
+                Diag::new(
+                    Phase::Scope,
+                    "duplicate",
+                    format!("`{}` is defined twice", name.text),
+                    name.span,
+                    "defined again here",
+                )
+                .label(prev, "first defined here")
+                .help("top-level names must be unique; rename one of them"),
+            );
+            return false;
+        }
+        self.bind(name, b);
+        true
+    }
+
+    fn new_exception(&mut self, name: &Name, top: bool) {
+        if top && let Some(e) = self.scopes[0].exns.get(&name.text) {
+            let builtin = (e.0 as usize) < BUILTIN_EXCEPTIONS.len();
+            let d = Diag::new(
+                Phase::Scope,
+                "duplicate",
+                format!("exception `{}` is declared twice", name.text),
+                name.span,
+                "declared again here",
+            );
+            self.error(if builtin { d.help(format!("`{}` is a built-in exception", name.text)) } else { d });
+            return;
+        }
+        let id = Exn(self.exceptions.len() as u32);
+        self.exceptions.push(name.text.clone());
+        self.scopes.last_mut().unwrap().exns.insert(name.text.clone(), id);
+    }
+
+    fn string_id(&mut self, s: &[u8]) -> u32 {
+        if let Some(&i) = self.string_ids.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.into());
+        self.string_ids.insert(s.to_vec(), i);
+        i
+    }
+
+    // ---- declarations ----------------------------------------------------------------
+
+    fn fun_sig(&mut self, f: &ast::FunDecl, enclosing: Option<u32>) -> FunSig {
+        let params: Vec<Type> = f.params.iter().map(|p| self.annot(&p.ty)).collect();
+        let param_info = f.params.iter().map(|p| (p.name.text.clone(), p.name.span, p.ty.is_some())).collect();
+        let ret = self.annot(&f.ret);
+        FunSig { name: f.name.text.clone(), params, param_info, ret, enclosing, span: f.span }
+    }
+
+    fn channel_param(&mut self, p: &ast::Param, what: &str) -> Type {
+        match &p.ty {
+            Some(t) => self.type_expr(t),
+            None => {
+                self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "missing-annotation",
+                        format!("the {what} parameter of a channel needs a type"),
+                        p.name.span,
+                        "no type given",
+                    )
+                    .help(format!("write `{} : t`; a channel's parameter types are its interface", p.name.text)),
+                );
+                Type::Error
+            }
+        }
+    }
+
+    /// Pass 1: make every top-level name known (declarations may be used before they
+    /// appear).
+    fn declare_top(&mut self, prog: &ast::Program) {
+        for d in &prog.decls {
+            match d {
+                ast::Decl::Exception(n) => self.new_exception(n, true),
+                ast::Decl::Val(v) => {
+                    let ty = self.annot(&v.ty);
+                    let id = GlobalId(self.globals.len() as u32);
+                    self.globals.push(ir::Global { name: v.name.text.clone(), ty, span: v.name.span });
+                    self.inits.push(None);
+                    self.bind_top(&v.name, Binding::Global(id));
+                }
+                ast::Decl::Fun(f) => {
+                    let sig = self.fun_sig(f, None);
+                    let id = FunId(self.sigs.len() as u32);
+                    self.sigs.push(sig);
+                    self.funs.push(None);
+                    self.bind_top(&f.name, Binding::Fun(id));
+                }
+                ast::Decl::Channel(ch) => self.declare_channel(ch),
+            }
+        }
+    }
+
+    fn declare_channel(&mut self, ch: &ast::ChannelDecl) {
+        let ps = self.channel_param(&ch.ps, "protocol-state");
+        let ss = self.channel_param(&ch.ss, "channel-state");
+        let pkt = self.channel_param(&ch.pkt, "packet");
+        let ps_span = ch.ps.ty.as_ref().map_or(ch.ps.name.span, |t| t.span());
+        let pkt_span = ch.pkt.ty.as_ref().map_or(ch.pkt.name.span, |t| t.span());
+        match self.ps.clone() {
+            None => self.ps = Some((ps, ps_span)),
+            Some((first, first_span)) => {
+                if self.subst.unify(&ps, &first).is_err() && !ps.has_error() && !first.has_error() {
+                    let (a, b) = (self.show(&ps), self.show(&first));
+                    self.error(
+                        Diag::new(
+                            Phase::Type,
+                            "protocol-state",
+                            "all channels share one protocol state, but these declare different types",
+                            ps_span,
+                            format!("`{a}` here"),
+                        )
+                        .label(first_span, format!("`{b}` here"))
+                        .help("give every channel's first parameter the same type"),
+                    );
+                }
+            }
+        }
+        let is_network = ch.name.text == "network";
+        let mut layout = None;
+        if is_network && !pkt.has_error() {
+            match layout_of(&pkt) {
+                Ok(l) => layout = Some(l),
+                Err(why) => self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "packet-type",
+                        format!("`{}` is not a packet type", self.show(&pkt)),
+                        pkt_span,
+                        "not a packet type",
+                    )
+                    .help(why),
+                ),
+            }
+        } else if !is_network && !pkt.admits_equality() {
+            self.error(
+                Diag::new(
+                    Phase::Type,
+                    "packet-type",
+                    "a packet cannot contain a hash table",
+                    pkt_span,
+                    "contains a hash table",
+                )
+                .help("packets travel between nodes; send the values you need instead of the table"),
+            );
+        }
+        let idx = self.chans.len();
+        let overloads = self.chan_names.entry(ch.name.text.clone()).or_default();
+        let overload = overloads.len() as u32;
+        // Overloads must differ in their packet types.
+        for &o in overloads.iter() {
+            let other = &self.chans[o];
+            if self.subst.resolve(&other.pkt) == self.subst.resolve(&pkt) && !pkt.has_error() {
+                let prev = other.pkt_span;
+                let msg = format!(
+                    "channel `{}` already has an overload for packets of type `{}`",
+                    ch.name.text,
+                    self.show(&pkt)
+                );
+                self.diags.push(
+                    Diag::new(Phase::Type, "duplicate-overload", msg, pkt_span, "same packet type again")
+                        .label(prev, "first overload")
+                        .help("overloads of a channel are told apart by their packet types, which must differ"),
+                );
+                break;
+            }
+        }
+        self.chan_names.get_mut(&ch.name.text).unwrap().push(idx);
+        self.chans.push(ChanSig {
+            name: ch.name.text.clone(),
+            overload,
+            ss,
+            pkt,
+            layout,
+            span: ch.head_span,
+            pkt_span,
+        });
+        self.chan_bodies.push(None);
+    }
+
+    /// Pass 2: check every body, in order.
+    fn check_top(&mut self, prog: &ast::Program) {
+        let (mut gi, mut fi, mut ci) = (0u32, 0u32, 0usize);
+        for d in &prog.decls {
+            match d {
+                ast::Decl::Exception(_) => {}
+                ast::Decl::Val(v) => {
+                    let id = GlobalId(gi);
+                    gi += 1;
+                    self.ctxs.push(Ctx { owner: Owner::Init(id), depth: 0, next: 0, max: 0 });
+                    let e = self.expr(&v.init);
+                    let want = self.globals[id.0 as usize].ty.clone();
+                    let sp = v.init.span;
+                    self.expect(&e.ty, &want, sp, |w, f| {
+                        (
+                            format!("the value of `{}` is `{f}`, but its annotation says `{w}`", v.name.text),
+                            format!("this is `{f}`"),
+                        )
+                    });
+                    let ctx = self.ctxs.pop().unwrap();
+                    self.inits[id.0 as usize] = Some(ir::Init { global: id, body: e, frame_size: ctx.max });
+                }
+                ast::Decl::Fun(f) => {
+                    let id = FunId(fi);
+                    fi += 1;
+                    self.fun_body(id, f);
+                }
+                ast::Decl::Channel(ch) => {
+                    self.channel_body(ci, ch);
+                    ci += 1;
+                }
+            }
+        }
+    }
+
+    fn fun_body(&mut self, id: FunId, f: &ast::FunDecl) {
+        let (params, ret, enclosing) = {
+            let s = &self.sigs[id.0 as usize];
+            (s.params.clone(), s.ret.clone(), s.enclosing)
+        };
+        let depth = enclosing.map_or(0, |d| d + 1);
+        let n = params.len() as u32;
+        // A local function's frame starts with its static link.
+        let off = enclosing.is_some() as u32;
+        let first_free = n + off;
+        self.ctxs.push(Ctx { owner: Owner::Fun(id), depth, next: first_free, max: first_free });
+        self.scopes.push(Scope::default());
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for (i, p) in f.params.iter().enumerate() {
+            if let Some(prev) = seen.insert(&p.name.text, p.name.span) {
+                self.error(
+                    Diag::new(
+                        Phase::Scope,
+                        "duplicate",
+                        format!("parameter `{}` is named twice", p.name.text),
+                        p.name.span,
+                        "again here",
+                    )
+                    .label(prev, "first here"),
+                );
+            }
+            self.bind(&p.name, Binding::Local { depth, slot: i as Slot + off, ty: params[i].clone() });
+        }
+        let body = self.expr(&f.body);
+        self.expect(&body.ty, &ret, f.body.span, |w, fd| {
+            (format!("`{}` returns `{fd}`, but its result type is `{w}`", f.name.text), format!("this is `{fd}`"))
+        });
+        self.scopes.pop();
+        let ctx = self.ctxs.pop().unwrap();
+        self.funs[id.0 as usize] = Some(ir::Fun {
+            name: f.name.text.clone(),
+            params,
+            ret,
+            frame_size: ctx.max,
+            body,
+            span: f.span,
+            local: enclosing.is_some(),
+        });
+    }
+
+    fn channel_body(&mut self, idx: usize, ch: &ast::ChannelDecl) {
+        let ps = self.ps.as_ref().map_or(Type::Error, |p| p.0.clone());
+        let (ss, pkt) = (self.chans[idx].ss.clone(), self.chans[idx].pkt.clone());
+        let init = ch.init.as_ref().map(|e| {
+            self.ctxs.push(Ctx { owner: Owner::ChannelInit(idx), depth: 0, next: 0, max: 0 });
+            let ie = self.expr(e);
+            self.expect(&ie.ty, &ss, e.span, |w, f| {
+                (
+                    format!("`initstate` gives the channel state, of type `{w}`, but this is `{f}`"),
+                    format!("this is `{f}`"),
+                )
+            });
+            let ctx = self.ctxs.pop().unwrap();
+            ir::Init { global: GlobalId(u32::MAX), body: ie, frame_size: ctx.max }
+        });
+        self.ctxs.push(Ctx { owner: Owner::Channel(idx), depth: 0, next: 3, max: 3 });
+        self.scopes.push(Scope::default());
+        let names = [&ch.ps.name, &ch.ss.name, &ch.pkt.name];
+        for (i, (n, t)) in names.iter().zip([ps.clone(), ss.clone(), pkt]).enumerate() {
+            if names[..i].iter().any(|m| m.text == n.text) {
+                self.error(Diag::new(
+                    Phase::Scope,
+                    "duplicate",
+                    format!("parameter `{}` is named twice", n.text),
+                    n.span,
+                    "again here",
+                ));
+            }
+            self.bind(n, Binding::Local { depth: 0, slot: i as Slot, ty: t });
+        }
+        let body = self.expr(&ch.body);
+        let want = Type::Tuple(vec![ps, ss]);
+        let found = body.ty.clone();
+        if self.subst.unify(&found, &want).is_err() && !found.has_error() && !want.has_error() {
+            let (w, f) = (self.show(&want), self.show(&found));
+            self.error(
+                Diag::new(
+                    Phase::Type,
+                    "channel-result",
+                    format!("a channel returns its new states, of type `{w}`, but this is `{f}`"),
+                    ch.body.span,
+                    format!("this is `{f}`"),
+                )
+                .label(ch.head_span, "the states' types are declared here")
+                .help(format!(
+                    "end each path of the channel with `({}, {})`, the new protocol and channel states",
+                    ch.ps.name.text, ch.ss.name.text
+                )),
+            );
+        }
+        self.scopes.pop();
+        let ctx = self.ctxs.pop().unwrap();
+        self.chan_bodies[idx] = Some((body, ctx.max, init));
+    }
+
+    // ---- expressions -------------------------------------------------------------------
+
+    fn expr(&mut self, e: &ast::Expr) -> Expr {
+        use ast::ExprKind as A;
+        let span = e.span;
+        let mk = |kind, ty| Expr { kind, ty, span };
+        match &e.kind {
+            A::Int(v) => mk(ExprKind::Const(*v as Word), Type::Int),
+            A::Bool(b) => mk(ExprKind::Const(*b as Word), Type::Bool),
+            A::Char(c) => mk(ExprKind::Const(*c as Word), Type::Char),
+            A::Host(h) => mk(ExprKind::Const(*h as Word), Type::Host),
+            A::Unit => mk(ExprKind::Const(0), Type::Unit),
+            A::Str(s) => {
+                let id = self.string_id(s);
+                mk(ExprKind::Str(id), Type::String)
+            }
+            A::Error => err_expr(span),
+            A::Annot(inner, t) => {
+                let mut x = self.expr(inner);
+                let want = self.type_expr(t);
+                let sp = x.span;
+                self.expect(&x.ty, &want, sp, |w, f| {
+                    (format!("this expression is `{f}`, but its annotation says `{w}`"), format!("this is `{f}`"))
+                });
+                x.span = span;
+                x
+            }
+            A::Var(n) => self.var(n),
+            A::Call(n, args) => self.call(n, args, span),
+            A::Let(decls, body) => self.let_expr(decls, body, span),
+            A::If(c, t, f) => {
+                let c = self.expr(c);
+                self.expect(&c.ty, &Type::Bool, c.span, |_, f| {
+                    (format!("the condition of `if` must be a `bool`, but this is `{f}`"), format!("this is `{f}`"))
+                });
+                let t = self.expr(t);
+                let f = self.expr(f);
+                let ty = t.ty.clone();
+                self.expect(&f.ty, &t.ty, f.span, |w, fd| {
+                    (format!("the branches of `if` have different types: `{w}` and `{fd}`"), format!("this is `{fd}`"))
+                });
+                mk(ExprKind::If(Box::new(c), Box::new(t), Box::new(f)), ty)
+            }
+            A::Seq(es) => {
+                let es: Vec<Expr> = es.iter().map(|e| self.expr(e)).collect();
+                let ty = es.last().map_or(Type::Unit, |e| e.ty.clone());
+                mk(ExprKind::Seq(es), ty)
+            }
+            A::Tuple(es) => {
+                if es.len() > MAX_TUPLE {
+                    self.error(Diag::new(
+                        Phase::Type,
+                        "tuple-too-large",
+                        format!("tuples have at most {MAX_TUPLE} components, this one has {}", es.len()),
+                        span,
+                        "too many components",
+                    ));
+                    return err_expr(span);
+                }
+                let es: Vec<Expr> = es.iter().map(|e| self.expr(e)).collect();
+                let ty = Type::Tuple(es.iter().map(|e| e.ty.clone()).collect());
+                mk(ExprKind::Tuple(es, 0), ty)
+            }
+            A::Proj(n, inner, hash_span) => {
+                let inner = self.expr(inner);
+                let t = self.subst.shallow(&inner.ty);
+                let ty = match &t {
+                    Type::Tuple(ts) if (*n as usize) <= ts.len() => ts[*n as usize - 1].clone(),
+                    Type::Tuple(ts) => {
+                        self.error(
+                            Diag::new(
+                                Phase::Type,
+                                "projection",
+                                format!("`#{n}` of a tuple with {} components", ts.len()),
+                                *hash_span,
+                                "no such component",
+                            )
+                            .label(inner.span, format!("this is `{}`", self.show(&t))),
+                        );
+                        Type::Error
+                    }
+                    Type::Error => Type::Error,
+                    Type::Var(_) => {
+                        self.error(
+                            Diag::new(
+                                Phase::Type,
+                                "projection",
+                                format!("the type of this expression must be known to take `#{n}` of it"),
+                                inner.span,
+                                "type not known here",
+                            )
+                            .help("add a type annotation where this value is bound"),
+                        );
+                        Type::Error
+                    }
+                    other => {
+                        self.error(
+                            Diag::new(
+                                Phase::Type,
+                                "projection",
+                                format!("`#{n}` takes a component of a tuple, but this is `{}`", self.show(other)),
+                                inner.span,
+                                "not a tuple",
+                            )
+                            .label(*hash_span, "projection"),
+                        );
+                        Type::Error
+                    }
+                };
+                mk(ExprKind::Proj(Box::new(inner), n - 1), ty)
+            }
+            A::List(es) => {
+                let elem = self.subst.fresh();
+                let mut out = Vec::new();
+                for x in es {
+                    let x = self.expr(x);
+                    let sp = x.span;
+                    self.expect(&x.ty, &elem, sp, |w, f| {
+                        (
+                            format!("list elements must have one type: expected `{w}`, found `{f}`"),
+                            format!("this is `{f}`"),
+                        )
+                    });
+                    out.push(x);
+                }
+                let ty = Type::List(Box::new(elem));
+                // [e1, ..., en] is e1 :: ... :: en :: [].
+                let mut acc = Expr { kind: ExprKind::Nil, ty: ty.clone(), span };
+                for x in out.into_iter().rev() {
+                    let sp = x.span.to(span);
+                    acc = Expr { kind: ExprKind::Cons(Box::new(x), Box::new(acc), false), ty: ty.clone(), span: sp };
+                }
+                acc.span = span;
+                acc
+            }
+            A::Unary(op, inner) => {
+                let inner = self.expr(inner);
+                let sp = inner.span;
+                match op {
+                    UnOp::Neg => {
+                        self.expect(&inner.ty, &Type::Int, sp, |_, f| {
+                            (format!("`~` negates an `int`, but this is `{f}`"), format!("this is `{f}`"))
+                        });
+                        mk(ExprKind::Neg(Box::new(inner)), Type::Int)
+                    }
+                    UnOp::Not => {
+                        self.expect(&inner.ty, &Type::Bool, sp, |_, f| {
+                            (format!("`not` takes a `bool`, but this is `{f}`"), format!("this is `{f}`"))
+                        });
+                        mk(ExprKind::Not(Box::new(inner)), Type::Bool)
+                    }
+                }
+            }
+            A::Binary(op, a, b, op_span) => self.binary(*op, a, b, *op_span, span),
+            A::Raise(n) => match self.lookup_exn(&n.text) {
+                Some(x) => {
+                    let ty = self.subst.fresh();
+                    mk(ExprKind::Raise(x), ty)
+                }
+                None => {
+                    self.unknown_exn(n);
+                    err_expr(span)
+                }
+            },
+            A::Try(body, handlers) => {
+                let body = self.expr(body);
+                let ty = body.ty.clone();
+                let mut hs = Vec::new();
+                for h in handlers {
+                    let exn = match &h.exn {
+                        None => None,
+                        Some(n) => match self.lookup_exn(&n.text) {
+                            Some(x) => Some(x),
+                            None => {
+                                self.unknown_exn(n);
+                                None
+                            }
+                        },
+                    };
+                    let hb = self.expr(&h.body);
+                    let sp = hb.span;
+                    self.expect(&hb.ty, &ty, sp, |w, f| {
+                        (format!("a handler must have the type of the expression it protects: expected `{w}`, found `{f}`"), format!("this is `{f}`"))
+                    });
+                    hs.push(ir::Handler { exn, body: hb });
+                }
+                mk(ExprKind::Try(Box::new(body), hs), ty)
+            }
+            A::Fold(dir, f, z, l) => self.fold(*dir, f, z, l, span),
+            A::Send(form, ch, pkt, dest) => self.send(*form, ch, pkt, dest.as_deref(), span),
+        }
+    }
+
+    fn unknown_exn(&mut self, n: &Name) {
+        let mut names: Vec<String> = Vec::new();
+        for s in &self.scopes {
+            names.extend(s.exns.keys().cloned());
+        }
+        let mut d = Diag::new(
+            Phase::Scope,
+            "undefined-exception",
+            format!("unknown exception `{}`", n.text),
+            n.span,
+            "not declared",
+        );
+        d = match suggest(&n.text, names.iter().map(String::as_str)) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("declare it with `exception {}`", n.text)),
+        };
+        self.error(d);
+    }
+
+    fn all_value_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for s in &self.scopes {
+            v.extend(s.vals.keys().cloned());
+        }
+        v
+    }
+
+    fn var(&mut self, n: &Name) -> Expr {
+        let span = n.span;
+        match self.lookup(&n.text).cloned() {
+            Some((Binding::Local { depth, slot, ty }, _)) => {
+                let cur = self.depth();
+                let kind =
+                    if depth == cur { ExprKind::Local(slot) } else { ExprKind::Outer { hops: cur - depth, slot } };
+                Expr { kind, ty, span }
+            }
+            Some((Binding::Global(g), _)) => {
+                let owner = self.owner();
+                self.reads.push((owner, g, span));
+                if let Owner::Init(cur) = owner
+                    && g >= cur
+                {
+                    let gname = self.globals[g.0 as usize].name.clone();
+                    let (msg, label) = if g == cur {
+                        (format!("`{gname}` is used in its own definition"), "used here")
+                    } else {
+                        (format!("`{gname}` is used before it is defined"), "used here")
+                    };
+                    let d = Diag::new(Phase::Scope, "use-before-definition", msg, span, label)
+                        .label(self.globals[g.0 as usize].span, "defined here")
+                        .help("top-level values are initialised in order; move this definition after the one it uses");
+                    self.order_err.insert((cur.0, g.0));
+                    self.error(d);
+                }
+                Expr { kind: ExprKind::Global(g), ty: self.globals[g.0 as usize].ty.clone(), span }
+            }
+            Some((Binding::Fun(f), _)) => {
+                let name = self.sigs[f.0 as usize].name.clone();
+                self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "function-as-value",
+                        format!("`{name}` is a function, not a value"),
+                        span,
+                        "used as a value",
+                    )
+                    .help(format!("functions are not values in PLAN-P; call it: `{name}(...)`")),
+                );
+                err_expr(span)
+            }
+            None => {
+                let mut d = Diag::new(
+                    Phase::Scope,
+                    "undefined-name",
+                    format!("cannot find `{}` in this scope", n.text),
+                    span,
+                    "not found",
+                );
+                if planp_primitives::lookup(&n.text).is_some() {
+                    d = d.help(format!("`{}` is a primitive; call it: `{}(...)`", n.text, n.text));
+                } else if let Some(s) = suggest(&n.text, self.all_value_names().iter().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                self.error(d);
+                err_expr(span)
+            }
+        }
+    }
+
+    fn args(&mut self, args: &[ast::Expr]) -> Vec<Expr> {
+        args.iter().map(|a| self.expr(a)).collect()
+    }
+
+    fn link_for(&self, f: FunId) -> Option<u32> {
+        self.sigs[f.0 as usize].enclosing.map(|d| self.depth() - d)
+    }
+
+    fn call(&mut self, n: &Name, args: &[ast::Expr], span: Span) -> Expr {
+        match self.lookup(&n.text).cloned() {
+            Some((Binding::Fun(f), _)) => self.call_fun(f, n, args, span),
+            Some((_, def)) => {
+                let mut d = Diag::new(
+                    Phase::Type,
+                    "not-a-function",
+                    format!("`{}` is a value, not a function", n.text),
+                    n.span,
+                    "called here",
+                )
+                .label(def, "defined here");
+                if planp_primitives::lookup(&n.text).is_some() {
+                    d = d.help(format!("this definition hides the primitive `{}`; rename it", n.text));
+                }
+                self.error(d);
+                self.args(args);
+                err_expr(span)
+            }
+            None => match planp_primitives::lookup(&n.text) {
+                Some((pid, prim)) => self.call_prim(pid, prim, args, span),
+                None => {
+                    let mut names: Vec<String> = self.sigs.iter().map(|s| s.name.clone()).collect();
+                    names.extend(planp_primitives::all().iter().map(|p| p.name.to_string()));
+                    let mut d = Diag::new(
+                        Phase::Scope,
+                        "undefined-function",
+                        format!("cannot find function `{}`", n.text),
+                        n.span,
+                        "not found",
+                    );
+                    if let Some(s) = suggest(&n.text, names.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    self.error(d);
+                    self.args(args);
+                    err_expr(span)
+                }
+            },
+        }
+    }
+
+    fn call_fun(&mut self, f: FunId, n: &Name, args: &[ast::Expr], span: Span) -> Expr {
+        let (params, ret, def) = {
+            let s = &self.sigs[f.0 as usize];
+            (s.params.clone(), s.ret.clone(), s.span)
+        };
+        let link = self.link_for(f);
+        let mark = self.ctx().next;
+        let base = self.alloc(params.len() as u32 + link.is_some() as u32);
+        let argv = self.args(args);
+        self.ctx().next = mark;
+        if argv.len() != params.len() {
+            self.error(
+                Diag::new(
+                    Phase::Type,
+                    "arity",
+                    format!(
+                        "`{}` takes {} argument{} but {} {} given",
+                        n.text,
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" },
+                        argv.len(),
+                        if argv.len() == 1 { "was" } else { "were" }
+                    ),
+                    span,
+                    "wrong number of arguments",
+                )
+                .label(def, "defined here"),
+            );
+            return err_expr(span);
+        }
+        for (a, p) in argv.iter().zip(&params) {
+            let fname = n.text.clone();
+            self.expect(&a.ty, p, a.span, |w, fd| {
+                (format!("`{fname}` expects `{w}` here, found `{fd}`"), format!("this is `{fd}`"))
+            });
+        }
+        let owner = self.owner();
+        self.edges.push(Edge { from: owner, to: f, base, span: n.span });
+        Expr { kind: ExprKind::Call { fun: f, base, args: argv, link }, ty: ret, span }
+    }
+
+    fn call_prim(
+        &mut self,
+        pid: planp_primitives::PrimId,
+        prim: &'static planp_primitives::Prim,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Expr {
+        let mark = self.ctx().next;
+        let base = self.alloc(args.len() as u32);
+        let argv = self.args(args);
+        self.ctx().next = mark;
+        let tys: Vec<Type> = argv.iter().map(|a| self.subst.resolve(&a.ty)).collect();
+        if tys.iter().any(Type::has_error) {
+            return err_expr(span);
+        }
+        match (prim.typing)(&mut self.subst, &tys) {
+            Ok(ret) => {
+                let site = Site { args: tys, ret: ret.clone() };
+                Expr { kind: ExprKind::Prim { prim: pid, base, args: argv, site: Box::new(site) }, ty: ret, span }
+            }
+            Err(e) => {
+                let sig = format!("`{}` has type `{}`", prim.name, prim.signature);
+                let d = match e.arg.and_then(|i| argv.get(i)) {
+                    Some(a) => Diag::new(
+                        Phase::Type,
+                        "primitive-argument",
+                        format!("wrong argument to `{}`: {}", prim.name, e.message),
+                        a.span,
+                        e.message.clone(),
+                    ),
+                    None => Diag::new(
+                        Phase::Type,
+                        "primitive-call",
+                        format!("`{}` {}", prim.name, e.message),
+                        span,
+                        "in this call",
+                    ),
+                };
+                self.error(d.help(e.help.unwrap_or(sig)));
+                err_expr(span)
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, op_span: Span, span: Span) -> Expr {
+        let a = self.expr(a);
+        let b = self.expr(b);
+        let mk = |kind, ty| Expr { kind, ty, span };
+        let text = op.text();
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+                for x in [&a, &b] {
+                    self.expect(&x.ty, &Type::Int, x.span, |_, f| {
+                        let help = if f == "string" && text == "+" { " (strings are joined with `^`)" } else { "" };
+                        (format!("`{text}` works on `int`, but this is `{f}`{help}"), format!("this is `{f}`"))
+                    });
+                }
+                let ar = match op {
+                    BinOp::Add => Arith::Add,
+                    BinOp::Sub => Arith::Sub,
+                    BinOp::Mul => Arith::Mul,
+                    BinOp::Div => Arith::Div,
+                    _ => Arith::Mod,
+                };
+                mk(ExprKind::Arith(ar, Box::new(a), Box::new(b)), Type::Int)
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                self.expect(&b.ty, &a.ty, b.span, |w, f| {
+                    (
+                        format!("`{text}` compares values of one type, but these are `{w}` and `{f}`"),
+                        format!("this is `{f}`"),
+                    )
+                });
+                let t = a.ty.clone();
+                let cop = match op {
+                    BinOp::Eq => CmpOp::Eq,
+                    BinOp::Ne => CmpOp::Ne,
+                    BinOp::Lt => CmpOp::Lt,
+                    BinOp::Le => CmpOp::Le,
+                    BinOp::Gt => CmpOp::Gt,
+                    _ => CmpOp::Ge,
+                };
+                if matches!(op, BinOp::Eq | BinOp::Ne) {
+                    self.deferred.push(Deferred::Eq(t, op_span, a.span));
+                } else {
+                    self.deferred.push(Deferred::Ord(t, op_span, a.span));
+                }
+                mk(ExprKind::Compare(cop, CmpKind::Unsigned, Box::new(a), Box::new(b)), Type::Bool)
+            }
+            BinOp::Cons => {
+                let lt = Type::List(Box::new(a.ty.clone()));
+                self.expect(&b.ty, &lt, b.span, |w, f| {
+                    (
+                        format!("`::` puts an element in front of a list: expected `{w}`, found `{f}`"),
+                        format!("this is `{f}`"),
+                    )
+                });
+                mk(ExprKind::Cons(Box::new(a), Box::new(b), false), lt)
+            }
+            BinOp::Concat => {
+                self.expect(&b.ty, &a.ty, b.span, |w, f| {
+                    (
+                        format!("`^` joins two strings or two blobs, but these are `{w}` and `{f}`"),
+                        format!("this is `{f}`"),
+                    )
+                });
+                let t = a.ty.clone();
+                self.deferred.push(Deferred::Concat(t.clone(), op_span, a.span));
+                mk(ExprKind::Concat(Box::new(a), Box::new(b)), t)
+            }
+            BinOp::AndAlso | BinOp::OrElse => {
+                for x in [&a, &b] {
+                    self.expect(&x.ty, &Type::Bool, x.span, |_, f| {
+                        (format!("`{text}` works on `bool`, but this is `{f}`"), format!("this is `{f}`"))
+                    });
+                }
+                let kind = if op == BinOp::AndAlso {
+                    ExprKind::And(Box::new(a), Box::new(b))
+                } else {
+                    ExprKind::Or(Box::new(a), Box::new(b))
+                };
+                mk(kind, Type::Bool)
+            }
+        }
+    }
+
+    fn let_expr(&mut self, decls: &[LetDecl], body: &ast::Expr, span: Span) -> Expr {
+        let mark = self.ctx().next;
+        let scopes_before = self.scopes.len();
+        let mut vals: Vec<(Slot, Expr)> = Vec::new();
+        let mut i = 0;
+        while i < decls.len() {
+            match &decls[i] {
+                LetDecl::Val(v) => {
+                    let init = self.expr(&v.init);
+                    if let Some(t) = &v.ty {
+                        let want = self.type_expr(t);
+                        let name = v.name.text.clone();
+                        let sp = init.span;
+                        self.expect(&init.ty, &want, sp, |w, f| {
+                            (
+                                format!("the value of `{name}` is `{f}`, but its annotation says `{w}`"),
+                                format!("this is `{f}`"),
+                            )
+                        });
+                    }
+                    let slot = self.alloc(1);
+                    let depth = self.depth();
+                    // Each `val` opens a scope so that a later one may shadow it.
+                    self.scopes.push(Scope::default());
+                    self.bind(&v.name, Binding::Local { depth, slot, ty: init.ty.clone() });
+                    vals.push((slot, init));
+                    i += 1;
+                }
+                LetDecl::Exception(n) => {
+                    self.scopes.push(Scope::default());
+                    self.new_exception(n, false);
+                    i += 1;
+                }
+                LetDecl::Fun(_) => {
+                    let start = i;
+                    while i < decls.len() && matches!(decls[i], LetDecl::Fun(_)) {
+                        i += 1;
+                    }
+                    self.scopes.push(Scope::default());
+                    let depth = self.depth();
+                    let mut ids = Vec::new();
+                    let mut seen: HashMap<String, Span> = HashMap::new();
+                    for d in &decls[start..i] {
+                        let LetDecl::Fun(f) = d else { unreachable!() };
+                        if let Some(prev) = seen.insert(f.name.text.clone(), f.name.span) {
+                            self.error(
+                                Diag::new(
+                                    Phase::Scope,
+                                    "duplicate",
+                                    format!("`{}` is defined twice in this group of functions", f.name.text),
+                                    f.name.span,
+                                    "again here",
+                                )
+                                .label(prev, "first here"),
+                            );
+                        }
+                        let sig = self.fun_sig(f, Some(depth));
+                        let id = FunId(self.sigs.len() as u32);
+                        self.sigs.push(sig);
+                        self.funs.push(None);
+                        self.bind(&f.name, Binding::Fun(id));
+                        ids.push((id, f));
+                    }
+                    for (id, f) in ids {
+                        self.fun_body(id, f);
+                    }
+                }
+            }
+        }
+        let body = self.expr(body);
+        self.scopes.truncate(scopes_before);
+        self.ctx().next = mark;
+        let ty = body.ty.clone();
+        let mut acc = body;
+        for (slot, value) in vals.into_iter().rev() {
+            acc = Expr {
+                kind: ExprKind::Let { slot, value: Box::new(value), body: Box::new(acc) },
+                ty: ty.clone(),
+                span,
+            };
+        }
+        acc.span = span;
+        acc
+    }
+
+    fn fold(&mut self, dir: FoldDir, f: &Name, z: &ast::Expr, l: &ast::Expr, span: Span) -> Expr {
+        let z = self.expr(z);
+        let l = self.expr(l);
+        let fid = match self.lookup(&f.text).cloned() {
+            Some((Binding::Fun(id), _)) => id,
+            _ => {
+                let mut d = Diag::new(
+                    Phase::Scope,
+                    "fold-function",
+                    format!("`{}` is not a function defined in this program", f.text),
+                    f.span,
+                    "not a function",
+                );
+                d = d.help("foldl and foldr take the name of a `fun` with two parameters");
+                self.error(d);
+                return err_expr(span);
+            }
+        };
+        let (params, ret, def) = {
+            let s = &self.sigs[fid.0 as usize];
+            (s.params.clone(), s.ret.clone(), s.span)
+        };
+        if params.len() != 2 {
+            self.error(
+                Diag::new(
+                    Phase::Type,
+                    "fold-function",
+                    format!("`{}` takes {} parameters, but a fold needs a function of two", f.text, params.len()),
+                    f.span,
+                    "here",
+                )
+                .label(def, "defined here"),
+            );
+            return err_expr(span);
+        }
+        let (acc, elem) = match dir {
+            FoldDir::Left => (params[0].clone(), params[1].clone()),
+            FoldDir::Right => (params[1].clone(), params[0].clone()),
+        };
+        let name = f.text.clone();
+        self.expect(&ret, &acc, f.span, |w, fd| {
+            (format!("a fold's function returns the accumulator: `{name}` returns `{fd}` but its accumulator parameter is `{w}`"), format!("returns `{fd}`"))
+        });
+        self.expect(&z.ty, &acc, z.span, |w, fd| {
+            (format!("the initial accumulator must be `{w}`, found `{fd}`"), format!("this is `{fd}`"))
+        });
+        let lt = Type::List(Box::new(elem));
+        self.expect(&l.ty, &lt, l.span, |w, fd| {
+            (format!("the folded value must be `{w}`, found `{fd}`"), format!("this is `{fd}`"))
+        });
+        let link = self.link_for(fid);
+        let mark = self.ctx().next;
+        let base = self.alloc(2 + link.is_some() as u32);
+        self.ctx().next = mark;
+        let owner = self.owner();
+        self.edges.push(Edge { from: owner, to: fid, base, span: f.span });
+        Expr {
+            kind: ExprKind::Fold { dir, fun: fid, base, link, init: Box::new(z), list: Box::new(l), elem_ptr: false },
+            ty: ret,
+            span,
+        }
+    }
+
+    fn send(&mut self, form: SendForm, ch: &Name, pkt: &ast::Expr, dest: Option<&ast::Expr>, span: Span) -> Expr {
+        let pkt = self.expr(pkt);
+        let dest = dest.map(|d| {
+            let d = self.expr(d);
+            let sp = d.span;
+            self.expect(&d.ty, &Type::Host, sp, |_, f| {
+                (format!("`OnNeighbor` sends to a `host`, but this is `{f}`"), format!("this is `{f}`"))
+            });
+            Box::new(d)
+        });
+        let kind = if form == SendForm::Remote { SendKind::Remote } else { SendKind::Neighbor };
+        let mk = |target: ir::SendTarget, pkt: Expr, dest| Expr {
+            kind: ExprKind::Send { kind, target: Box::new(target), packet: Box::new(pkt), neighbor: dest },
+            ty: Type::Unit,
+            span,
+        };
+        if ch.text == "network" {
+            // The layout is computed when the packet's type is solved (in `finish`).
+            return mk(ir::SendTarget { channel: ch.text.clone(), overload: 0, layout: None }, pkt, dest);
+        }
+        let Some(overloads) = self.chan_names.get(&ch.text).cloned() else {
+            let mut d = Diag::new(
+                Phase::Scope,
+                "undefined-channel",
+                format!("there is no channel `{}`", ch.text),
+                ch.span,
+                "not a channel",
+            );
+            let names: Vec<&str> = self.chan_names.keys().map(String::as_str).chain(["network"]).collect();
+            if let Some(s) = suggest(&ch.text, names) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return err_expr(span);
+        };
+        let pt = self.subst.resolve(&pkt.ty);
+        if pt.has_error() {
+            return err_expr(span);
+        }
+        let mut candidates = Vec::new();
+        for &o in &overloads {
+            let mut trial = self.subst.clone();
+            if trial.unify(&pt, &self.chans[o].pkt).is_ok() {
+                candidates.push(o);
+            }
+        }
+        let exact: Vec<usize> =
+            candidates.iter().copied().filter(|&o| self.subst.resolve(&self.chans[o].pkt) == pt).collect();
+        let chosen = match (candidates.len(), exact.len()) {
+            (1, _) => candidates[0],
+            (_, 1) => exact[0],
+            (0, _) => {
+                let types: Vec<String> =
+                    overloads.iter().map(|&o| format!("`{}`", self.show(&self.chans[o].pkt))).collect();
+                self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "send-type",
+                        format!("channel `{}` takes no packet of type `{}`", ch.text, pt),
+                        pkt.span,
+                        format!("this is `{pt}`"),
+                    )
+                    .help(format!("`{}` takes packets of type {}", ch.text, types.join(" or "))),
+                );
+                return err_expr(span);
+            }
+            _ => {
+                self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "send-ambiguous",
+                        format!("cannot tell which overload of `{}` this packet is for", ch.text),
+                        pkt.span,
+                        "type not known precisely",
+                    )
+                    .help("annotate the packet's type"),
+                );
+                return err_expr(span);
+            }
+        };
+        let want = self.chans[chosen].pkt.clone();
+        let _ = self.subst.unify(&pkt.ty, &want);
+        let overload = self.chans[chosen].overload;
+        mk(ir::SendTarget { channel: ch.text.clone(), overload, layout: None }, pkt, dest)
+    }
+
+    // ---- after all bodies --------------------------------------------------------------
+
+    fn finish(mut self, name: &str, text: Arc<str>) -> Result<ir::Program, Vec<Diag>> {
+        self.check_deferred();
+        self.check_params_inferred();
+        let cyclic = self.check_recursion();
+        if !cyclic {
+            self.check_init_order();
+        }
+        // Finalise every body: solved types, operand kinds, pointer maps, layouts.
+        let mut funs = std::mem::take(&mut self.funs);
+        for f in funs.iter_mut().flatten() {
+            f.params = f.params.iter().map(|t| self.subst.zonk(t)).collect();
+            f.ret = self.subst.zonk(&f.ret);
+            self.fin(&mut f.body);
+        }
+        let mut inits = std::mem::take(&mut self.inits);
+        for i in inits.iter_mut().flatten() {
+            self.fin(&mut i.body);
+        }
+        let mut bodies = std::mem::take(&mut self.chan_bodies);
+        for (b, _, init) in bodies.iter_mut().flatten() {
+            self.fin(b);
+            if let Some(i) = init {
+                self.fin(&mut i.body);
+            }
+        }
+        if !self.diags.is_empty() {
+            self.diags.sort_by_key(|d| d.span().start);
+            return Err(self.diags);
+        }
+        let stack_size = if cyclic { 0 } else { self.stack_size(&funs, &inits, &bodies) };
+        let ps_type = self.ps.as_ref().map_or(Type::Unit, |p| self.subst.zonk(&p.0));
+        let globals = self
+            .globals
+            .iter()
+            .map(|g| ir::Global { name: g.name.clone(), ty: self.subst.zonk(&g.ty), span: g.span })
+            .collect();
+        let channels = self
+            .chans
+            .iter()
+            .zip(bodies)
+            .map(|(c, b)| {
+                let (body, frame_size, init) = b.expect("every channel body was checked");
+                ir::Channel {
+                    name: c.name.clone(),
+                    overload: c.overload,
+                    ss_type: self.subst.zonk(&c.ss),
+                    pkt_type: self.subst.zonk(&c.pkt),
+                    layout: c.layout.clone(),
+                    init,
+                    body,
+                    frame_size,
+                    span: c.span,
+                }
+            })
+            .collect();
+        Ok(ir::Program {
+            name: name.to_owned(),
+            text,
+            globals,
+            inits: inits.into_iter().map(|i| i.expect("every initialiser was checked")).collect(),
+            funs: funs.into_iter().map(|f| f.expect("every function was checked")).collect(),
+            channels,
+            exceptions: self.exceptions,
+            strings: self.strings,
+            ps_type,
+            stack_size,
+        })
+    }
+
+    fn check_deferred(&mut self) {
+        for d in std::mem::take(&mut self.deferred) {
+            match d {
+                Deferred::Eq(t, op, at) => {
+                    let t = self.subst.resolve(&t);
+                    if !t.admits_equality() && !t.has_error() {
+                        self.error(
+                            Diag::new(
+                                Phase::Type,
+                                "equality",
+                                format!("values of type `{t}` cannot be compared with `=`"),
+                                op,
+                                "comparison",
+                            )
+                            .label(at, format!("this is `{t}`"))
+                            .help("hash tables have no equality; compare their contents with tableGet or tableMember"),
+                        );
+                    }
+                }
+                Deferred::Ord(t, op, at) => match self.subst.resolve(&t) {
+                    Type::Int | Type::Char | Type::Host | Type::String | Type::Error => {}
+                    v @ Type::Var(_) => {
+                        let _ = self.subst.unify(&v, &Type::Int);
+                    }
+                    t => self.error(
+                        Diag::new(
+                            Phase::Type,
+                            "ordering",
+                            format!("values of type `{t}` cannot be ordered"),
+                            op,
+                            "comparison",
+                        )
+                        .label(at, format!("this is `{t}`"))
+                        .help("`<`, `<=`, `>` and `>=` compare `int`, `char`, `host` and `string` values"),
+                    ),
+                },
+                Deferred::Concat(t, op, at) => match self.subst.resolve(&t) {
+                    Type::String | Type::Blob | Type::Error => {}
+                    v @ Type::Var(_) => {
+                        let _ = self.subst.unify(&v, &Type::String);
+                    }
+                    t => self.error(
+                        Diag::new(Phase::Type, "concat", format!("`^` joins strings or blobs, not `{t}`"), op, "here")
+                            .label(at, format!("this is `{t}`"))
+                            .help(if t == Type::Int {
+                                "to add integers use `+`"
+                            } else {
+                                "convert the values to strings first"
+                            }),
+                    ),
+                },
+            }
+        }
+    }
+
+    fn check_params_inferred(&mut self) {
+        let mut ds = Vec::new();
+        for s in &self.sigs {
+            for (t, (pname, span, annotated)) in s.params.iter().zip(&s.param_info) {
+                if !annotated && self.subst.resolve(t).has_vars() {
+                    ds.push(
+                        Diag::new(
+                            Phase::Type,
+                            "cannot-infer",
+                            format!("cannot infer the type of parameter `{pname}` of `{}`", s.name),
+                            *span,
+                            "type unknown",
+                        )
+                        .help(format!("add an annotation: `{pname} : int` (or whatever its type is)")),
+                    );
+                }
+            }
+        }
+        self.diags.extend(ds);
+    }
+
+    /// Report every cycle of the call graph; returns whether there was one.
+    fn check_recursion(&mut self) -> bool {
+        let n = self.sigs.len();
+        let mut succ: Vec<Vec<(FunId, Span)>> = vec![Vec::new(); n];
+        for e in &self.edges {
+            if let Owner::Fun(f) = e.from {
+                succ[f.0 as usize].push((e.to, e.span));
+            }
+        }
+        // Iterative DFS with colours; a back edge closes a cycle.
+        let mut colour = vec![0u8; n];
+        let mut found = false;
+        let mut reported: HashSet<Vec<u32>> = HashSet::new();
+        for root in 0..n {
+            if colour[root] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            colour[root] = 1;
+            while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+                if *i < succ[v].len() {
+                    let (w, _) = succ[v][*i];
+                    *i += 1;
+                    let w = w.0 as usize;
+                    if colour[w] == 0 {
+                        colour[w] = 1;
+                        stack.push((w, 0));
+                    } else if colour[w] == 1 {
+                        found = true;
+                        // The cycle is the part of the stack from w to v, closed by v -> w.
+                        let start = stack.iter().position(|&(x, _)| x == w).unwrap();
+                        let cycle: Vec<(usize, Span)> =
+                            stack[start..].iter().map(|&(x, k)| (x, succ[x][k - 1].1)).collect();
+                        let mut key: Vec<u32> = cycle.iter().map(|&(x, _)| x as u32).collect();
+                        key.sort_unstable();
+                        if reported.insert(key) {
+                            self.report_cycle(&cycle);
+                        }
+                    }
+                } else {
+                    colour[v] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        found
+    }
+
+    fn report_cycle(&mut self, cycle: &[(usize, Span)]) {
+        let names: Vec<&str> = cycle.iter().map(|&(f, _)| self.sigs[f].name.as_str()).collect();
+        let (msg, help) = if cycle.len() == 1 {
+            (format!("`{}` calls itself: recursion is not allowed in PLAN-P", names[0]), "PLAN-P programs must terminate on every packet, so functions cannot be recursive; iterate over a list with foldl or foldr instead".to_string())
+        } else {
+            let mut path = names.join("` calls `");
+            path.push_str(&format!("` calls `{}", names[0]));
+            (
+                format!("recursion is not allowed in PLAN-P: `{path}`"),
+                "PLAN-P programs must terminate on every packet, so functions cannot call each other in a cycle"
+                    .to_string(),
+            )
+        };
+        let mut d = Diag::new(
+            Phase::Scope,
+            "recursion",
+            msg,
+            cycle[0].1,
+            format!("`{}` calls `{}` here", names[0], names[1 % names.len()]),
+        );
+        for (k, &(_, sp)) in cycle.iter().enumerate().skip(1) {
+            d = d.label(sp, format!("`{}` calls `{}` here", names[k], names[(k + 1) % names.len()]));
+        }
+        self.error(d.help(help));
+    }
+
+    /// A global's initialiser must not reach, through calls, a global defined later.
+    fn check_init_order(&mut self) {
+        let n = self.sigs.len();
+        let mut direct: Vec<Vec<(GlobalId, Span)>> = vec![Vec::new(); n];
+        for &(o, g, sp) in &self.reads {
+            if let Owner::Fun(f) = o {
+                direct[f.0 as usize].push((g, sp));
+            }
+        }
+        let mut callees: Vec<Vec<FunId>> = vec![Vec::new(); n];
+        for e in &self.edges {
+            if let Owner::Fun(f) = e.from {
+                callees[f.0 as usize].push(e.to);
+            }
+        }
+        // reads*(f): globals read by f or anything it calls (the graph is acyclic here).
+        let mut memo: Vec<Option<Vec<GlobalId>>> = vec![None; n];
+        fn reach(
+            f: usize,
+            direct: &[Vec<(GlobalId, Span)>],
+            callees: &[Vec<FunId>],
+            memo: &mut Vec<Option<Vec<GlobalId>>>,
+        ) -> Vec<GlobalId> {
+            if let Some(r) = &memo[f] {
+                return r.clone();
+            }
+            let mut r: Vec<GlobalId> = direct[f].iter().map(|&(g, _)| g).collect();
+            for c in callees[f].clone() {
+                r.extend(reach(c.0 as usize, direct, callees, memo));
+            }
+            r.sort();
+            r.dedup();
+            memo[f] = Some(r.clone());
+            r
+        }
+        let mut ds = Vec::new();
+        for e in &self.edges {
+            let Owner::Init(cur) = e.from else { continue };
+            let reached = reach(e.to.0 as usize, &direct, &callees, &mut memo);
+            if let Some(&g) = reached.iter().find(|&&g| g >= cur) {
+                if !self.order_err.insert((cur.0, g.0)) {
+                    continue;
+                }
+                let (gname, cname, fname) = (
+                    &self.globals[g.0 as usize].name,
+                    &self.globals[cur.0 as usize].name,
+                    &self.sigs[e.to.0 as usize].name,
+                );
+                ds.push(
+                    Diag::new(
+                        Phase::Scope,
+                        "use-before-definition",
+                        format!("`{fname}` uses `{gname}`, which is not yet defined when `{cname}` is initialised"),
+                        e.span,
+                        "called here",
+                    )
+                    .label(self.globals[g.0 as usize].span, format!("`{gname}` is defined here"))
+                    .help("top-level values are initialised in order; move this definition after the one it uses"),
+                );
+            }
+        }
+        self.diags.extend(ds);
+    }
+
+    fn stack_size(
+        &self,
+        funs: &[Option<ir::Fun>],
+        inits: &[Option<ir::Init>],
+        bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
+    ) -> usize {
+        let n = funs.len();
+        let mut out: Vec<Vec<(Slot, FunId)>> = vec![Vec::new(); n];
+        let mut by_owner: HashMap<Owner, Vec<(Slot, FunId)>> = HashMap::new();
+        for e in &self.edges {
+            match e.from {
+                Owner::Fun(f) => out[f.0 as usize].push((e.base, e.to)),
+                o => by_owner.entry(o).or_default().push((e.base, e.to)),
+            }
+        }
+        let mut memo = vec![None; n];
+        fn need(
+            f: usize,
+            funs: &[Option<ir::Fun>],
+            out: &[Vec<(Slot, FunId)>],
+            memo: &mut Vec<Option<usize>>,
+        ) -> usize {
+            if let Some(v) = memo[f] {
+                return v;
+            }
+            let own = funs[f].as_ref().map_or(0, |x| x.frame_size as usize);
+            let mut m = own;
+            for &(base, to) in &out[f] {
+                m = m.max(base as usize + need(to.0 as usize, funs, out, memo));
+            }
+            memo[f] = Some(m);
+            m
+        }
+        let mut total = 0;
+        let entries = inits
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (Owner::Init(GlobalId(i as u32)), x.as_ref().map_or(0, |x| x.frame_size)))
+            .chain(bodies.iter().enumerate().flat_map(|(i, b)| {
+                let b = b.as_ref();
+                [
+                    (Owner::Channel(i), b.map_or(0, |b| b.1)),
+                    (Owner::ChannelInit(i), b.and_then(|b| b.2.as_ref()).map_or(0, |x| x.frame_size)),
+                ]
+            }));
+        for (owner, frame) in entries {
+            let mut m = frame as usize;
+            for &(base, to) in by_owner.get(&owner).map_or(&[][..], |v| v) {
+                m = m.max(base as usize + need(to.0 as usize, funs, &out, &mut memo));
+            }
+            total = total.max(m);
+        }
+        total
+    }
+
+    /// Finalise an expression: solved types, and everything derived from them.
+    fn fin(&mut self, e: &mut Expr) {
+        e.ty = self.subst.zonk(&e.ty);
+        match &mut e.kind {
+            ExprKind::Const(_)
+            | ExprKind::Str(_)
+            | ExprKind::Local(_)
+            | ExprKind::Outer { .. }
+            | ExprKind::Global(_)
+            | ExprKind::Nil
+            | ExprKind::Raise(_) => {}
+            ExprKind::Let { value, body, .. } => {
+                self.fin(value);
+                self.fin(body);
+            }
+            ExprKind::Seq(es) => es.iter_mut().for_each(|x| self.fin(x)),
+            ExprKind::If(a, b, c) => {
+                self.fin(a);
+                self.fin(b);
+                self.fin(c);
+            }
+            ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Arith(_, a, b) | ExprKind::Concat(a, b) => {
+                self.fin(a);
+                self.fin(b);
+            }
+            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Proj(a, _) => self.fin(a),
+            ExprKind::Compare(op, kind, a, b) => {
+                self.fin(a);
+                self.fin(b);
+                *kind = cmp_kind(*op, &a.ty);
+            }
+            ExprKind::Tuple(es, mask) => {
+                es.iter_mut().for_each(|x| self.fin(x));
+                let ts: Vec<Type> = es.iter().map(|x| x.ty.clone()).collect();
+                *mask = tuple_mask(&ts);
+            }
+            ExprKind::Cons(h, t, hp) => {
+                self.fin(h);
+                self.fin(t);
+                *hp = h.ty.is_ptr();
+            }
+            ExprKind::Try(b, hs) => {
+                self.fin(b);
+                hs.iter_mut().for_each(|h| self.fin(&mut h.body));
+            }
+            ExprKind::Call { args, .. } => args.iter_mut().for_each(|x| self.fin(x)),
+            ExprKind::Prim { args, site, .. } => {
+                args.iter_mut().for_each(|x| self.fin(x));
+                site.args = site.args.iter().map(|t| self.subst.zonk(t)).collect();
+                site.ret = self.subst.zonk(&site.ret);
+                for t in site.args.iter().chain([&site.ret]) {
+                    if let Some(k) = bad_key(t) {
+                        let msg = format!("hash-table keys must admit equality, but this table's keys are `{k}`");
+                        if !self.diags.iter().any(|d| d.message == msg) {
+                            self.diags.push(
+                                Diag::new(Phase::Type, "table-key", msg, e.span, "here")
+                                    .help("keys can be any type except hash tables"),
+                            );
+                        }
+                    }
+                }
+            }
+            ExprKind::Fold { init, list, elem_ptr, .. } => {
+                self.fin(init);
+                self.fin(list);
+                *elem_ptr = matches!(&list.ty, Type::List(t) if t.is_ptr());
+            }
+            ExprKind::Send { target, packet, neighbor, .. } => {
+                self.fin(packet);
+                if let Some(n) = neighbor {
+                    self.fin(n);
+                }
+                if target.channel == "network" && !packet.ty.has_error() {
+                    match layout_of(&packet.ty) {
+                        Ok(l) => target.layout = Some(l),
+                        Err(why) => self.diags.push(
+                            Diag::new(
+                                Phase::Type,
+                                "packet-type",
+                                format!("`{}` is not a packet type", packet.ty),
+                                packet.span,
+                                "sent to the network here",
+                            )
+                            .help(why),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bad_key(t: &Type) -> Option<Type> {
+    match t {
+        Type::Table(k, v) => {
+            if !k.admits_equality() {
+                Some((**k).clone())
+            } else {
+                bad_key(v)
+            }
+        }
+        Type::Tuple(ts) => ts.iter().find_map(bad_key),
+        Type::List(t) => bad_key(t),
+        _ => None,
+    }
+}
+
+fn cmp_kind(op: CmpOp, t: &Type) -> CmpKind {
+    match (op, t) {
+        (
+            CmpOp::Eq | CmpOp::Ne,
+            Type::Int | Type::Bool | Type::Char | Type::Host | Type::Unit | Type::Error | Type::Var(_),
+        ) => CmpKind::Unsigned,
+        (CmpOp::Eq | CmpOp::Ne, t) => CmpKind::Deep(t.clone()),
+        (_, Type::Int) => CmpKind::Signed,
+        (_, Type::String) => CmpKind::Deep(Type::String),
+        _ => CmpKind::Unsigned,
+    }
+}

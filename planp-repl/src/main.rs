@@ -1,0 +1,145 @@
+//! `planp`: check, evaluate and (in later versions) run and explore PLAN-P programs.
+//!
+//! This is the binary's edge: errors from the library are rendered here, with colours
+//! when the output is a terminal, and turned into exit codes:
+//! 0 success, 1 a program has errors (or a file cannot be read), 2 bad usage.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use planp_interp::{Node, NodeConfig, load};
+use planp_primitives::{Effect, value};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "planp", version, about = "PLAN-P: application-specific protocols for existing applications")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Source excerpts with labels (miette).
+    Fancy,
+    /// One line per problem: file:line:col: code: message.
+    Short,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse and type-check programs; exit 0 when all are correct.
+    Check {
+        /// Program files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// How to print problems.
+        #[arg(long, value_enum, default_value = "fancy")]
+        format: Format,
+    },
+    /// Load a program on a node: run its top-level initialisers and show the values of
+    /// its top-level `val`s, what they printed, and the initial states.
+    Eval {
+        /// Program file.
+        file: String,
+    },
+}
+
+fn render(d: &planp_interp::Diagnostics, format: Format) -> String {
+    match format {
+        Format::Short => d.render_short(),
+        Format::Fancy if std::io::stderr().is_terminal() => {
+            let handler = miette::GraphicalReportHandler::new();
+            let mut out = String::new();
+            for r in d.reports() {
+                let _ = handler.render_report(&mut out, &r);
+            }
+            out
+        }
+        Format::Fancy => d.render_plain(),
+    }
+}
+
+fn read(path: &str) -> Option<String> {
+    match std::fs::read(path) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to());
+                None
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot read {path}: {e}");
+            None
+        }
+    }
+}
+
+fn check(files: &[String], format: Format) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        let Some(text) = read(f) else {
+            ok = false;
+            continue;
+        };
+        match load(f, &text) {
+            Ok(p) => {
+                let n = p.channels.len();
+                println!(
+                    "{f}: ok ({n} channel{}, {} function{})",
+                    if n == 1 { "" } else { "s" },
+                    p.funs.len(),
+                    if p.funs.len() == 1 { "" } else { "s" }
+                );
+            }
+            Err(d) => {
+                ok = false;
+                eprint!("{}", render(&d, format));
+                let n = d.diags.len();
+                eprintln!("{f}: {n} error{}", if n == 1 { "" } else { "s" });
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn eval(file: &str) -> ExitCode {
+    let Some(text) = read(file) else { return ExitCode::from(1) };
+    let prog = match load(file, &text) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", render(&d, Format::Fancy));
+            return ExitCode::from(1);
+        }
+    };
+    let node = match Node::new(prog.clone(), NodeConfig::default()) {
+        Ok(n) => n,
+        Err(diag) => {
+            let d = planp_interp::Diagnostics { name: file.to_owned(), text: text.into(), diags: vec![diag] };
+            eprint!("{}", render(&d, Format::Fancy));
+            return ExitCode::from(1);
+        }
+    };
+    for e in node.init_effects() {
+        if let Effect::Print(s) = e {
+            print!("{s}");
+        }
+    }
+    for (i, g) in prog.globals.iter().enumerate() {
+        let mut s = String::new();
+        value::repr(node.heap(), &g.ty, node.global(i), &mut s, &mut 200);
+        println!("val {} : {} = {}", g.name, g.ty, s);
+    }
+    if !prog.channels.is_empty() {
+        print!("{}", node.describe_states(200));
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Check { files, format } => check(&files, format),
+        Cmd::Eval { file } => eval(&file),
+    }
+}

@@ -1,0 +1,516 @@
+//! The run-time heap: every dynamic value is one 64-bit [`Word`]; compound values are
+//! handles to objects kept here.
+//!
+//! Words carry no tags: the type checker has proven every type, so the code that uses a
+//! word knows statically whether it is a handle. Objects, on the other hand, describe
+//! their own layout (a tuple records which fields are handles, a cons cell whether its
+//! head is), so copying and collecting need no types.
+//!
+//! There are two spaces:
+//! - the **scratch** space holds everything allocated while one packet (or one REPL
+//!   input) is processed; it is emptied when that work ends, so temporary values die with
+//!   their packet;
+//! - the **persistent** space holds what outlives a packet: states, globals, string
+//!   literals and hash tables. Values move there by [`Heap::promote`] (a deep copy that
+//!   keeps sharing), and a mark-and-sweep collection ([`Heap::collect`]) frees what the
+//!   roots no longer reach. Hash tables are always persistent and are the only mutable
+//!   objects; their mutations can be journalled and undone.
+//!
+//! Invariant: no persistent object refers to a scratch object. `promote` and
+//! `table_put` maintain it; that is what makes emptying the scratch space safe.
+
+use std::collections::HashMap;
+
+/// A dynamic value: an unboxed scalar or a handle.
+pub type Word = u64;
+
+/// The empty list (and, by coincidence of representation, `()`, `false` and `0`).
+pub const NIL: Word = 0;
+
+/// Set in handles to scratch objects.
+const SCRATCH_BIT: Word = 1 << 63;
+
+/// A heap object.
+#[derive(Debug)]
+enum Obj {
+    /// A string, a blob or a header: immutable bytes.
+    Bytes(Box<[u8]>),
+    /// A tuple; bit `i` of the mask says whether field `i` is a handle.
+    Tuple(Box<[Word]>, u64),
+    /// A list cell: head, tail, and whether the head is a handle.
+    Cons(Word, Word, bool),
+    /// A hash table (persistent space only).
+    Table(Box<Table>),
+    /// A freed persistent slot.
+    Free,
+}
+
+/// A hash table's contents: encoded key to (value, value-is-a-handle).
+#[derive(Debug, Default)]
+pub struct Table {
+    map: HashMap<Box<[u8]>, (Word, bool)>,
+}
+
+/// One undoable table mutation.
+#[derive(Debug)]
+struct Undo {
+    table: Word,
+    key: Box<[u8]>,
+    old: Option<(Word, bool)>,
+}
+
+/// Counters describing the heap, for tests and the REPL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Objects in the scratch space.
+    pub scratch_objects: usize,
+    /// Live (not freed) objects in the persistent space.
+    pub persistent_objects: usize,
+    /// Slots in the persistent space, live or free (its high-water mark).
+    pub persistent_slots: usize,
+    /// Completed collections.
+    pub collections: u64,
+}
+
+/// The heap. See the module documentation.
+#[derive(Debug, Default)]
+pub struct Heap {
+    scratch: Vec<Obj>,
+    /// For each scratch object, the persistent copy made by `promote` (0: none yet).
+    forward: Vec<Word>,
+    persist: Vec<Obj>,
+    free: Vec<u32>,
+    live: usize,
+    allocated_since_gc: usize,
+    collections: u64,
+    journal: Option<Vec<Undo>>,
+}
+
+impl Heap {
+    /// An empty heap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // ---- allocation -------------------------------------------------------------
+
+    fn alloc_scratch(&mut self, o: Obj) -> Word {
+        let i = self.scratch.len() as Word;
+        self.scratch.push(o);
+        self.forward.push(0);
+        SCRATCH_BIT | i
+    }
+
+    fn alloc_persist(&mut self, o: Obj) -> Word {
+        self.live += 1;
+        self.allocated_since_gc += 1;
+        if let Some(i) = self.free.pop() {
+            self.persist[i as usize] = o;
+            i as Word + 1
+        } else {
+            self.persist.push(o);
+            self.persist.len() as Word
+        }
+    }
+
+    /// New bytes (string, blob or header) in the scratch space.
+    pub fn alloc_bytes(&mut self, b: &[u8]) -> Word {
+        self.alloc_scratch(Obj::Bytes(b.into()))
+    }
+
+    /// New bytes, taking ownership of a buffer.
+    pub fn alloc_bytes_vec(&mut self, b: Vec<u8>) -> Word {
+        self.alloc_scratch(Obj::Bytes(b.into_boxed_slice()))
+    }
+
+    /// New bytes in the persistent space, never freed while they are reachable from a
+    /// root (used for string literals, which the program keeps as roots).
+    pub fn alloc_bytes_persistent(&mut self, b: &[u8]) -> Word {
+        self.alloc_persist(Obj::Bytes(b.into()))
+    }
+
+    /// A new tuple of `n` zero fields; `mask` bit i says whether field i is a handle.
+    pub fn alloc_tuple(&mut self, n: usize, mask: u64) -> Word {
+        self.alloc_scratch(Obj::Tuple(vec![0; n].into_boxed_slice(), mask))
+    }
+
+    /// A new tuple with the given fields.
+    pub fn tuple_from(&mut self, fields: &[Word], mask: u64) -> Word {
+        self.alloc_scratch(Obj::Tuple(fields.into(), mask))
+    }
+
+    /// A new list cell.
+    pub fn cons(&mut self, head: Word, tail: Word, head_is_ptr: bool) -> Word {
+        self.alloc_scratch(Obj::Cons(head, tail, head_is_ptr))
+    }
+
+    /// A new, empty hash table (always persistent: tables have identity and outlive the
+    /// packet that made them if a state keeps them).
+    pub fn table_new(&mut self) -> Word {
+        self.alloc_persist(Obj::Table(Box::default()))
+    }
+
+    // ---- access -----------------------------------------------------------------
+
+    fn obj(&self, h: Word) -> &Obj {
+        if h & SCRATCH_BIT != 0 { &self.scratch[(h & !SCRATCH_BIT) as usize] } else { &self.persist[(h - 1) as usize] }
+    }
+
+    fn obj_mut(&mut self, h: Word) -> &mut Obj {
+        if h & SCRATCH_BIT != 0 {
+            &mut self.scratch[(h & !SCRATCH_BIT) as usize]
+        } else {
+            &mut self.persist[(h - 1) as usize]
+        }
+    }
+
+    /// Is `h` a handle to a scratch object?
+    pub fn is_scratch(h: Word) -> bool {
+        h & SCRATCH_BIT != 0
+    }
+
+    /// The bytes of a string, blob or header.
+    pub fn bytes(&self, h: Word) -> &[u8] {
+        match self.obj(h) {
+            Obj::Bytes(b) => b,
+            o => panic!("internal error: bytes() on {o:?}"),
+        }
+    }
+
+    /// Field `i` of a tuple.
+    pub fn tuple_get(&self, h: Word, i: usize) -> Word {
+        match self.obj(h) {
+            Obj::Tuple(f, _) => f[i],
+            o => panic!("internal error: tuple_get() on {o:?}"),
+        }
+    }
+
+    /// Initialise field `i` of a tuple made by [`Heap::alloc_tuple`] in this packet.
+    pub fn tuple_set(&mut self, h: Word, i: usize, w: Word) {
+        debug_assert!(Self::is_scratch(h), "tuples are immutable once built");
+        match self.obj_mut(h) {
+            Obj::Tuple(f, _) => f[i] = w,
+            o => panic!("internal error: tuple_set() on {o:?}"),
+        }
+    }
+
+    /// Number of fields of a tuple.
+    pub fn tuple_len(&self, h: Word) -> usize {
+        match self.obj(h) {
+            Obj::Tuple(f, _) => f.len(),
+            o => panic!("internal error: tuple_len() on {o:?}"),
+        }
+    }
+
+    /// Head of a non-empty list.
+    pub fn head(&self, h: Word) -> Word {
+        match self.obj(h) {
+            Obj::Cons(x, _, _) => *x,
+            o => panic!("internal error: head() on {o:?}"),
+        }
+    }
+
+    /// Tail of a non-empty list.
+    pub fn tail(&self, h: Word) -> Word {
+        match self.obj(h) {
+            Obj::Cons(_, t, _) => *t,
+            o => panic!("internal error: tail() on {o:?}"),
+        }
+    }
+
+    /// The elements of a list, in order.
+    pub fn list_to_vec(&self, mut l: Word) -> Vec<Word> {
+        let mut v = Vec::new();
+        while l != NIL {
+            v.push(self.head(l));
+            l = self.tail(l);
+        }
+        v
+    }
+
+    /// Build a list from elements.
+    pub fn list_from(&mut self, elems: &[Word], elem_is_ptr: bool) -> Word {
+        let mut l = NIL;
+        for &e in elems.iter().rev() {
+            l = self.cons(e, l, elem_is_ptr);
+        }
+        l
+    }
+
+    // ---- tables -----------------------------------------------------------------
+
+    fn table(&self, t: Word) -> &Table {
+        match self.obj(t) {
+            Obj::Table(tb) => tb,
+            o => panic!("internal error: table access on {o:?}"),
+        }
+    }
+
+    fn table_mut(&mut self, t: Word) -> &mut Table {
+        match self.obj_mut(t) {
+            Obj::Table(tb) => tb,
+            o => panic!("internal error: table access on {o:?}"),
+        }
+    }
+
+    /// The value stored under an encoded key.
+    pub fn table_get(&self, t: Word, key: &[u8]) -> Option<Word> {
+        self.table(t).map.get(key).map(|&(w, _)| w)
+    }
+
+    /// Store `val` under an encoded key. The value is promoted to the persistent space
+    /// first, so the table never refers to a scratch object.
+    pub fn table_put(&mut self, t: Word, key: &[u8], val: Word, val_is_ptr: bool) {
+        let val = self.promote(val, val_is_ptr);
+        let old = self.table_mut(t).map.insert(key.into(), (val, val_is_ptr));
+        if let Some(j) = &mut self.journal {
+            j.push(Undo { table: t, key: key.into(), old });
+        }
+    }
+
+    /// Remove the entry under an encoded key; returns whether there was one.
+    pub fn table_remove(&mut self, t: Word, key: &[u8]) -> bool {
+        let old = self.table_mut(t).map.remove(key);
+        let had = old.is_some();
+        if had && let Some(j) = &mut self.journal {
+            j.push(Undo { table: t, key: key.into(), old });
+        }
+        had
+    }
+
+    /// Number of entries.
+    pub fn table_len(&self, t: Word) -> usize {
+        self.table(t).map.len()
+    }
+
+    /// The entries (encoded key, value), sorted by key so that listings are stable.
+    pub fn table_entries(&self, t: Word) -> Vec<(&[u8], Word)> {
+        let mut v: Vec<_> = self.table(t).map.iter().map(|(k, &(w, _))| (&**k, w)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    // ---- transactions -----------------------------------------------------------
+
+    /// Start journalling table mutations so that [`Heap::rollback`] can undo them.
+    pub fn begin(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Keep the mutations made since [`Heap::begin`].
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undo every table mutation made since [`Heap::begin`], newest first.
+    pub fn rollback(&mut self) {
+        if let Some(j) = self.journal.take() {
+            for u in j.into_iter().rev() {
+                let map = &mut self.table_mut(u.table).map;
+                match u.old {
+                    Some(old) => {
+                        map.insert(u.key, old);
+                    }
+                    None => {
+                        map.remove(&u.key);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- moving values out of the scratch space -----------------------------------
+
+    /// A copy of `w` that lives in the persistent space (or `w` itself when it is a
+    /// scalar or already persistent). Sharing among scratch objects is kept: an object
+    /// promoted twice is copied once.
+    pub fn promote(&mut self, w: Word, is_ptr: bool) -> Word {
+        if !is_ptr || w == NIL || !Self::is_scratch(w) {
+            return w;
+        }
+        let idx = (w & !SCRATCH_BIT) as usize;
+        if self.forward[idx] != 0 {
+            return self.forward[idx];
+        }
+        let copy = match &self.scratch[idx] {
+            Obj::Bytes(b) => {
+                let b = b.clone();
+                self.alloc_persist(Obj::Bytes(b))
+            }
+            Obj::Tuple(fields, mask) => {
+                let (fields, mask) = (fields.clone(), *mask);
+                let mut out = Vec::with_capacity(fields.len());
+                for (i, &f) in fields.iter().enumerate() {
+                    out.push(self.promote(f, mask >> i & 1 == 1));
+                }
+                self.alloc_persist(Obj::Tuple(out.into_boxed_slice(), mask))
+            }
+            Obj::Cons(..) => return self.promote_list(w),
+            o => panic!("internal error: promote() on scratch {o:?}"),
+        };
+        self.forward[idx] = copy;
+        copy
+    }
+
+    /// Lists are promoted iteratively: a long list must not exhaust the native stack.
+    fn promote_list(&mut self, w: Word) -> Word {
+        // Collect the scratch prefix of the list.
+        let mut cells = Vec::new();
+        let mut l = w;
+        while l != NIL && Self::is_scratch(l) {
+            let idx = (l & !SCRATCH_BIT) as usize;
+            if self.forward[idx] != 0 {
+                break;
+            }
+            let Obj::Cons(h, t, hp) = self.scratch[idx] else { panic!("internal error: list cell expected") };
+            cells.push((idx, h, hp));
+            l = t;
+        }
+        let mut tail = if l != NIL && Self::is_scratch(l) { self.forward[(l & !SCRATCH_BIT) as usize] } else { l };
+        for &(idx, h, hp) in cells.iter().rev() {
+            let h = self.promote(h, hp);
+            tail = self.alloc_persist(Obj::Cons(h, tail, hp));
+            self.forward[idx] = tail;
+        }
+        tail
+    }
+
+    /// Forget every scratch object. Callers must have promoted what they keep.
+    pub fn reset_scratch(&mut self) {
+        self.scratch.clear();
+        self.forward.clear();
+    }
+
+    // ---- collection -------------------------------------------------------------
+
+    /// Has enough been allocated in the persistent space since the last collection that
+    /// one is worth its cost? (Amortised: at least as much new as there was live.)
+    pub fn wants_collection(&self) -> bool {
+        self.allocated_since_gc > 4096.max(self.live)
+    }
+
+    /// Mark and sweep the persistent space from `roots` (handles; scalars must not be
+    /// passed). Must be called with an empty scratch space and no open transaction.
+    pub fn collect(&mut self, roots: impl IntoIterator<Item = Word>) {
+        debug_assert!(self.scratch.is_empty() && self.journal.is_none());
+        let mut marks = vec![false; self.persist.len()];
+        let mut stack: Vec<Word> = roots.into_iter().filter(|&w| w != NIL && !Self::is_scratch(w)).collect();
+        while let Some(h) = stack.pop() {
+            let i = (h - 1) as usize;
+            if marks[i] {
+                continue;
+            }
+            marks[i] = true;
+            match &self.persist[i] {
+                Obj::Bytes(_) | Obj::Free => {}
+                Obj::Tuple(f, mask) => {
+                    for (j, &w) in f.iter().enumerate() {
+                        if mask >> j & 1 == 1 && w != NIL {
+                            stack.push(w);
+                        }
+                    }
+                }
+                Obj::Cons(h, t, hp) => {
+                    if *hp && *h != NIL {
+                        stack.push(*h);
+                    }
+                    if *t != NIL {
+                        stack.push(*t);
+                    }
+                }
+                Obj::Table(t) => {
+                    for &(w, p) in t.map.values() {
+                        if p && w != NIL {
+                            stack.push(w);
+                        }
+                    }
+                }
+            }
+        }
+        for (i, m) in marks.iter().enumerate() {
+            if !m && !matches!(self.persist[i], Obj::Free) {
+                self.persist[i] = Obj::Free;
+                self.free.push(i as u32);
+                self.live -= 1;
+            }
+        }
+        self.allocated_since_gc = 0;
+        self.collections += 1;
+    }
+
+    /// Counters describing the heap.
+    pub fn stats(&self) -> HeapStats {
+        HeapStats {
+            scratch_objects: self.scratch.len(),
+            persistent_objects: self.live,
+            persistent_slots: self.persist.len(),
+            collections: self.collections,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promote_keeps_structure_and_sharing() {
+        let mut h = Heap::new();
+        let s = h.alloc_bytes(b"abc");
+        let t = h.tuple_from(&[s, 7, s], 0b101);
+        let l = h.list_from(&[t, t], true);
+        let p = h.promote(l, true);
+        assert!(!Heap::is_scratch(p));
+        let elems = h.list_to_vec(p);
+        assert_eq!(elems.len(), 2);
+        assert_eq!(elems[0], elems[1], "the shared tuple is copied once");
+        assert_eq!(h.tuple_get(elems[0], 1), 7);
+        assert_eq!(h.tuple_get(elems[0], 0), h.tuple_get(elems[0], 2));
+        h.reset_scratch();
+        assert_eq!(h.bytes(h.tuple_get(elems[0], 0)), b"abc");
+    }
+
+    #[test]
+    fn long_lists_promote_without_recursion() {
+        let mut h = Heap::new();
+        let elems: Vec<Word> = (0..200_000).collect();
+        let l = h.list_from(&elems, false);
+        let p = h.promote(l, true);
+        h.reset_scratch();
+        assert_eq!(h.list_to_vec(p), elems);
+    }
+
+    #[test]
+    fn collection_frees_unreachable_and_keeps_reachable() {
+        let mut h = Heap::new();
+        let a = h.alloc_bytes(b"keep");
+        let a = h.promote(a, true);
+        let b = h.alloc_bytes(b"drop");
+        let _b = h.promote(b, true);
+        let t = h.table_new();
+        let v = h.alloc_bytes(b"in table");
+        h.table_put(t, b"k", v, true);
+        h.reset_scratch();
+        assert_eq!(h.stats().persistent_objects, 4);
+        h.collect([a, t]);
+        assert_eq!(h.stats().persistent_objects, 3);
+        assert_eq!(h.bytes(a), b"keep");
+        let got = h.table_get(t, b"k").unwrap();
+        assert_eq!(h.bytes(got), b"in table");
+    }
+
+    #[test]
+    fn rollback_undoes_table_mutations_in_order() {
+        let mut h = Heap::new();
+        let t = h.table_new();
+        h.table_put(t, b"a", 1, false);
+        h.begin();
+        h.table_put(t, b"a", 2, false);
+        h.table_put(t, b"b", 3, false);
+        assert!(h.table_remove(t, b"a"));
+        h.rollback();
+        assert_eq!(h.table_get(t, b"a"), Some(1));
+        assert_eq!(h.table_get(t, b"b"), None);
+        assert_eq!(h.table_len(t), 1);
+    }
+}

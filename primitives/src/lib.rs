@@ -1,0 +1,136 @@
+//! PLAN-P's run-time library: the value model (untagged words and a heap), the run-time
+//! context, and the primitives.
+//!
+//! # Primitives are two functions
+//! A primitive is a [`Prim`]: a **compute** function, which runs the primitive on
+//! argument words, and a **typing** function, which gives the result type from the
+//! argument types (and so also decides which argument types are accepted). Everything
+//! else in a `Prim` is documentation. The primitives are listed in the `PRIMS` slice of
+//! the file of their domain (`ip.rs`, `table.rs`, ...), and [`all`] gathers those
+//! slices; adding a primitive therefore touches this crate only, and rebuilding makes
+//! it known to the type checker, the interpreter and the REPL. See `docs/primitives.md`.
+//!
+//! This crate knows nothing of the PLAN-P syntax tree: it sees types, words and bytes.
+
+pub mod heap;
+pub mod rt;
+pub mod types;
+pub mod value;
+
+pub mod bytes;
+pub mod eth;
+pub mod io;
+pub mod ip;
+pub mod list;
+pub mod string;
+pub mod table;
+pub mod tcp;
+pub mod udp;
+
+pub use heap::{Heap, NIL, Word};
+pub use rt::{Effect, Exn, Rt, Send, SendKind, Site};
+pub use types::{PrimTypeError, Type, TypeCx};
+
+use std::sync::OnceLock;
+
+/// The typing function of a primitive: argument types to result type.
+pub type TypingFn = fn(&mut dyn TypeCx, &[Type]) -> Result<Type, PrimTypeError>;
+
+/// The compute function of a primitive: argument words to result word, or an exception.
+/// `site` gives the solved argument and result types of this call.
+pub type ComputeFn = fn(&mut Rt, &[Word], &Site) -> Result<Word, Exn>;
+
+/// A primitive.
+pub struct Prim {
+    /// The name programs call it by.
+    pub name: &'static str,
+    /// Its type as a reader should see it, e.g. `ip -> host` (the typing function is
+    /// the authority; this is what `:prims` shows).
+    pub signature: &'static str,
+    /// One line saying what it does.
+    pub doc: &'static str,
+    /// Result type from argument types.
+    pub typing: TypingFn,
+    /// The computation.
+    pub compute: ComputeFn,
+    /// The exceptions it may raise (for the safety verifier and the documentation).
+    pub raises: &'static [Exn],
+    /// Does it have an effect (printing, mutation, reading the node's state)? Pure
+    /// primitives may be evaluated early when their arguments are known.
+    pub effectful: bool,
+}
+
+impl std::fmt::Debug for Prim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prim({})", self.name)
+    }
+}
+
+/// A primitive's index in [`all`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PrimId(pub u32);
+
+fn registry() -> &'static [&'static Prim] {
+    static ALL: OnceLock<Vec<&'static Prim>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let domains: &[&'static [Prim]] =
+            &[io::PRIMS, list::PRIMS, string::PRIMS, table::PRIMS, eth::PRIMS, ip::PRIMS, tcp::PRIMS, udp::PRIMS];
+        let mut v: Vec<&'static Prim> = domains.iter().flat_map(|d| d.iter()).collect();
+        v.sort_by_key(|p| p.name);
+        v
+    })
+}
+
+/// Every primitive, sorted by name.
+pub fn all() -> &'static [&'static Prim] {
+    registry()
+}
+
+/// The primitive called `name`.
+pub fn lookup(name: &str) -> Option<(PrimId, &'static Prim)> {
+    let all = registry();
+    all.binary_search_by_key(&name, |p| p.name).ok().map(|i| (PrimId(i as u32), all[i]))
+}
+
+/// The primitive with index `id`.
+pub fn get(id: PrimId) -> &'static Prim {
+    registry()[id.0 as usize]
+}
+
+/// Build a typing function for a primitive with a fixed (monomorphic) signature:
+/// `mono!([Type::Ip, Type::Host] -> Type::Ip)`.
+#[macro_export]
+macro_rules! mono {
+    ([$($arg:expr),* $(,)?] -> $ret:expr) => {{
+        fn typing(
+            cx: &mut dyn $crate::TypeCx,
+            args: &[$crate::Type],
+        ) -> ::std::result::Result<$crate::Type, $crate::PrimTypeError> {
+            let want: &[$crate::Type] = &[$($arg),*];
+            $crate::types::check::arity(args, want.len())?;
+            for (i, w) in want.iter().enumerate() {
+                $crate::types::check::arg(cx, args, i, w)?;
+            }
+            Ok($ret)
+        }
+        typing as $crate::TypingFn
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_documented() {
+        let all = all();
+        for w in all.windows(2) {
+            assert_ne!(w[0].name, w[1].name, "two primitives are called {}", w[0].name);
+        }
+        for p in all {
+            assert!(!p.doc.is_empty() && !p.signature.is_empty(), "{} lacks documentation", p.name);
+        }
+        assert!(lookup("ipDstSet").is_some());
+        assert!(lookup("noSuchPrimitive").is_none());
+    }
+}

@@ -1,0 +1,200 @@
+//! Lists and pairs: `hd`, `tl`, `fst`, `snd`, `length`, `rev`, `nth`, `member`.
+//!
+//! `hd`, `tl`, `fst` and `snd` are also PLAN's prefix operators (`hd l`); the parser
+//! turns both forms into a call of the primitive.
+
+use crate::rt::{EMPTY, SUBSCRIPT};
+use crate::types::check;
+use crate::{Exn, NIL, Prim, PrimTypeError, Rt, Site, Type, TypeCx, Word, value};
+
+/// The primitives of this file.
+pub const PRIMS: &[Prim] = &[
+    Prim {
+        name: "hd",
+        signature: "'a list -> 'a",
+        doc: "The first element of a list; raises Empty on [].",
+        typing: ty_hd,
+        compute: hd,
+        raises: &[EMPTY],
+        effectful: false,
+    },
+    Prim {
+        name: "tl",
+        signature: "'a list -> 'a list",
+        doc: "A list without its first element; raises Empty on [].",
+        typing: ty_tl,
+        compute: tl,
+        raises: &[EMPTY],
+        effectful: false,
+    },
+    Prim {
+        name: "fst",
+        signature: "'a*'b -> 'a",
+        doc: "The first component of a pair.",
+        typing: ty_fst,
+        compute: fst,
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "snd",
+        signature: "'a*'b -> 'b",
+        doc: "The second component of a pair.",
+        typing: ty_snd,
+        compute: snd,
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "length",
+        signature: "'a list -> int",
+        doc: "The number of elements of a list.",
+        typing: ty_length,
+        compute: length,
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "rev",
+        signature: "'a list -> 'a list",
+        doc: "A list in reverse order.",
+        typing: ty_tl,
+        compute: rev,
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "nth",
+        signature: "'a list * int -> 'a",
+        doc: "nth(l, i): element i of l, counting from 0; raises Subscript when there is none.",
+        typing: ty_nth,
+        compute: nth,
+        raises: &[SUBSCRIPT],
+        effectful: false,
+    },
+    Prim {
+        name: "member",
+        signature: "'a * 'a list -> bool",
+        doc: "member(x, l): does l contain an element equal to x?",
+        typing: ty_member,
+        compute: member,
+        raises: &[],
+        effectful: false,
+    },
+];
+
+fn ty_hd(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 1)?;
+    check::list(cx, a, 0)
+}
+
+fn ty_tl(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 1)?;
+    let e = check::list(cx, a, 0)?;
+    Ok(Type::List(Box::new(e)))
+}
+
+fn pair(cx: &mut dyn TypeCx, a: &[Type]) -> Result<(Type, Type), PrimTypeError> {
+    check::arity(a, 1)?;
+    match cx.resolve(&a[0]) {
+        Type::Tuple(ts) if ts.len() == 2 => Ok((ts[0].clone(), ts[1].clone())),
+        Type::Error => Ok((Type::Error, Type::Error)),
+        Type::Var(_) => {
+            let (x, y) = (cx.fresh(), cx.fresh());
+            check::arg(cx, a, 0, &Type::Tuple(vec![x.clone(), y.clone()]))?;
+            Ok((x, y))
+        }
+        t => Err(PrimTypeError::at(0, format!("expected a pair, found `{t}`"))
+            .with_help("for a tuple of another size, use `#n e` to take component n")),
+    }
+}
+
+fn ty_fst(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    Ok(pair(cx, a)?.0)
+}
+
+fn ty_snd(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    Ok(pair(cx, a)?.1)
+}
+
+fn ty_length(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 1)?;
+    check::list(cx, a, 0)?;
+    Ok(Type::Int)
+}
+
+fn ty_nth(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 2)?;
+    let e = check::list(cx, a, 0)?;
+    check::arg(cx, a, 1, &Type::Int)?;
+    Ok(e)
+}
+
+fn ty_member(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 2)?;
+    let e = check::list(cx, a, 1)?;
+    check::arg(cx, a, 0, &e)?;
+    Ok(Type::Bool)
+}
+
+fn hd(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    if a[0] == NIL { Err(EMPTY) } else { Ok(rt.heap.head(a[0])) }
+}
+
+fn tl(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    if a[0] == NIL { Err(EMPTY) } else { Ok(rt.heap.tail(a[0])) }
+}
+
+fn fst(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    Ok(rt.heap.tuple_get(a[0], 0))
+}
+
+fn snd(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    Ok(rt.heap.tuple_get(a[0], 1))
+}
+
+fn length(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    let (mut n, mut l) = (0u64, a[0]);
+    while l != NIL {
+        n += 1;
+        l = rt.heap.tail(l);
+    }
+    Ok(n)
+}
+
+fn rev(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
+    let head_ptr = matches!(&site.ret, Type::List(t) if t.is_ptr());
+    let (mut out, mut l) = (NIL, a[0]);
+    while l != NIL {
+        out = rt.heap.cons(rt.heap.head(l), out, head_ptr);
+        l = rt.heap.tail(l);
+    }
+    Ok(out)
+}
+
+fn nth(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    let i = a[1] as i64;
+    if i < 0 {
+        return Err(SUBSCRIPT);
+    }
+    let mut l = a[0];
+    for _ in 0..i {
+        if l == NIL {
+            return Err(SUBSCRIPT);
+        }
+        l = rt.heap.tail(l);
+    }
+    if l == NIL { Err(SUBSCRIPT) } else { Ok(rt.heap.head(l)) }
+}
+
+fn member(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
+    let ty = &site.args[0];
+    let mut l = a[1];
+    while l != NIL {
+        if value::equal(&rt.heap, ty, a[0], rt.heap.head(l)) {
+            return Ok(1);
+        }
+        l = rt.heap.tail(l);
+    }
+    Ok(0)
+}

@@ -1,0 +1,149 @@
+//! The run-time context a primitive computes in: the heap, the effects a packet's
+//! processing produces (printed text and sent packets, in order), exceptions, and facts
+//! about the node and the current packet.
+
+use crate::heap::Heap;
+use crate::types::Type;
+
+/// An exception identity. Built-in exceptions have the first numbers (see
+/// [`BUILTIN_EXCEPTIONS`]); the exceptions a program declares are numbered after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exn(pub u32);
+
+/// The built-in exceptions, in the order of their numbers: name and meaning.
+pub const BUILTIN_EXCEPTIONS: &[(&str, &str)] = &[
+    ("DivByZero", "integer division or remainder by zero"),
+    ("NotFound", "a hash-table lookup found no entry for its key"),
+    ("Empty", "`hd` or `tl` of the empty list"),
+    ("Subscript", "a position or length outside a string or blob, or `chr` of a value outside 0..=255"),
+];
+
+/// `DivByZero`.
+pub const DIV_BY_ZERO: Exn = Exn(0);
+/// `NotFound`.
+pub const NOT_FOUND: Exn = Exn(1);
+/// `Empty`.
+pub const EMPTY: Exn = Exn(2);
+/// `Subscript`.
+pub const SUBSCRIPT: Exn = Exn(3);
+
+/// What the checker knows about one call of a primitive: the argument types and the
+/// result type, fully solved. Polymorphic primitives (printing, tables) read it to know
+/// how to treat their untagged arguments. It is static: fixed when the program is loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// Argument types.
+    pub args: Vec<Type>,
+    /// Result type.
+    pub ret: Type,
+}
+
+/// How a packet leaves the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendKind {
+    /// `OnRemote`: routed towards the packet's destination.
+    Remote,
+    /// `OnNeighbor`: sent over one link to a given neighbour.
+    Neighbor,
+}
+
+/// A packet sent by the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Send {
+    /// `OnRemote` or `OnNeighbor`.
+    pub kind: SendKind,
+    /// The channel the packet is sent on, by name (`network` for plain IP packets).
+    pub channel: String,
+    /// Which overload of that channel (by its position among the overloads).
+    pub overload: u32,
+    /// The marshalled packet.
+    pub bytes: Vec<u8>,
+    /// For `OnNeighbor`: the neighbour's address.
+    pub neighbor: Option<u32>,
+}
+
+/// An observable effect of running PLAN-P code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Text written by `print` or `println` (consecutive writes are merged).
+    Print(String),
+    /// A packet sent with `OnRemote` or `OnNeighbor`.
+    Send(Send),
+}
+
+/// The run-time context.
+#[derive(Debug, Default)]
+pub struct Rt {
+    /// The heap.
+    pub heap: Heap,
+    effects: Vec<Effect>,
+    /// The address of the node the program runs on (`thisHost`).
+    pub this_host: u32,
+    /// The time of the current packet, in nanoseconds since the Unix epoch.
+    pub now_ns: u64,
+}
+
+impl Rt {
+    /// A fresh context with an empty heap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record printed text.
+    pub fn print(&mut self, s: &str) {
+        if let Some(Effect::Print(last)) = self.effects.last_mut() {
+            last.push_str(s);
+        } else {
+            self.effects.push(Effect::Print(s.to_owned()));
+        }
+    }
+
+    /// Record a sent packet.
+    pub fn send(&mut self, s: Send) {
+        self.effects.push(Effect::Send(s));
+    }
+
+    /// How many effects have been recorded (a mark for [`Rt::discard_sends_since`]).
+    pub fn effects_len(&self) -> usize {
+        self.effects.len()
+    }
+
+    /// Drop the packets sent since `mark`, keeping printed text: an aborted packet sends
+    /// nothing, but what it printed has been seen.
+    pub fn discard_sends_since(&mut self, mark: usize) {
+        let tail = self.effects.split_off(mark.min(self.effects.len()));
+        for e in tail {
+            if let Effect::Print(s) = e {
+                self.print(&s);
+            }
+        }
+    }
+
+    /// Take the effects recorded so far.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_merge_and_sends_can_be_discarded() {
+        let mut rt = Rt::new();
+        rt.print("a");
+        let mark = rt.effects_len();
+        rt.print("b");
+        rt.send(Send {
+            kind: SendKind::Remote,
+            channel: "network".into(),
+            overload: 0,
+            bytes: vec![1],
+            neighbor: None,
+        });
+        rt.print("c");
+        rt.discard_sends_since(mark);
+        assert_eq!(rt.take_effects(), vec![Effect::Print("abc".into())]);
+    }
+}
