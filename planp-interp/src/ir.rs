@@ -311,3 +311,38 @@ pub enum ExprKind {
         neighbor: Option<Box<Expr>>,
     },
 }
+
+impl Program {
+    /// A listing of the program's interface: exceptions, globals, functions and channels
+    /// with their types, one per line (what `planp check --verbose` and the REPL's
+    /// `:load` show, and what the front-end tests compare).
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let builtin = planp_primitives::rt::BUILTIN_EXCEPTIONS.len();
+        for e in &self.exceptions[builtin..] {
+            let _ = writeln!(out, "exception {e}");
+        }
+        for g in &self.globals {
+            let _ = writeln!(out, "val {} : {}", g.name, g.ty);
+        }
+        for f in &self.funs {
+            let params: Vec<String> = f.params.iter().map(Type::to_string).collect();
+            let kind = if f.local { "local fun" } else { "fun" };
+            let _ = writeln!(out, "{kind} {}({}) : {}", f.name, params.join(", "), f.ret);
+        }
+        for c in &self.channels {
+            let _ = writeln!(
+                out,
+                "channel {}#{}(ps : {}, ss : {}, p : {}){}",
+                c.name,
+                c.overload,
+                self.ps_type,
+                c.ss_type,
+                c.pkt_type,
+                if c.init.is_some() { " initstate" } else { "" }
+            );
+        }
+        out
+    }
+}

@@ -967,10 +967,14 @@ impl Checker {
                     span,
                     "not found",
                 );
+                let values = self.all_value_names();
+                let prims = planp_primitives::all().iter().map(|p| p.name);
                 if planp_primitives::lookup(&n.text).is_some() {
                     d = d.help(format!("`{}` is a primitive; call it: `{}(...)`", n.text, n.text));
-                } else if let Some(s) = suggest(&n.text, self.all_value_names().iter().map(String::as_str)) {
+                } else if let Some(s) = suggest(&n.text, values.iter().map(String::as_str)) {
                     d = d.help(format!("did you mean `{s}`?"));
+                } else if let Some(s) = suggest(&n.text, prims) {
+                    d = d.help(format!("did you mean the primitive `{s}`? Call it: `{s}(...)`"));
                 }
                 self.error(d);
                 err_expr(span)
