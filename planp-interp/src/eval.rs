@@ -204,9 +204,11 @@ pub fn eval(#[stat] p: &Program, #[stat] e: &Expr, #[dynamic] m: &mut Machine) -
         ExprKind::Local(s) => Ok(m.local(*s)),
         ExprKind::Outer { hops, slot } => Ok(m.outer(*hops, *slot)),
         ExprKind::Global(g) => Ok(m.global(g.0)),
-        ExprKind::Let { slot, value, body } => {
-            let v = eval(p, value, m)?;
-            m.set_local(*slot, v);
+        ExprKind::Let { binds, body } => {
+            for (slot, value) in binds {
+                let v = eval(p, value, m)?;
+                m.set_local(*slot, v);
+            }
             eval(p, body, m)
         }
         ExprKind::Seq(es) => {
@@ -271,6 +273,22 @@ pub fn eval(#[stat] p: &Program, #[stat] e: &Expr, #[dynamic] m: &mut Machine) -
             Ok(m.rt.heap.tuple_get(h, *i as usize))
         }
         ExprKind::Nil => Ok(NIL),
+        ExprKind::List(es, elem_ptr) => {
+            // Built front to back: each new cell becomes the tail of the previous one.
+            let mut first = NIL;
+            let mut last = NIL;
+            for x in es {
+                let v = eval(p, x, m)?;
+                let cell = m.rt.heap.cons(v, NIL, *elem_ptr);
+                if last == NIL {
+                    first = cell;
+                } else {
+                    m.rt.heap.set_tail(last, cell);
+                }
+                last = cell;
+            }
+            Ok(first)
+        }
         ExprKind::Cons(h, t, head_ptr) => {
             let x = eval(p, h, m)?;
             let l = eval(p, t, m)?;

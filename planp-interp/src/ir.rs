@@ -218,12 +218,12 @@ pub enum ExprKind {
     },
     /// A global.
     Global(GlobalId),
-    /// `let val` (local functions and exceptions leave no code).
+    /// `let val ... val ... in body end`: each value is stored in its slot, in order
+    /// (local functions and exceptions leave no code). Flat, so that a long `let` does
+    /// not make a deep tree.
     Let {
-        /// Where the value goes.
-        slot: Slot,
-        /// The value.
-        value: Box<Expr>,
+        /// The bindings, in order.
+        binds: Vec<(Slot, Expr)>,
         /// The scope.
         body: Box<Expr>,
     },
@@ -251,6 +251,9 @@ pub enum ExprKind {
     Proj(Box<Expr>, u32),
     /// `[]`
     Nil,
+    /// `[e1, ..., en]` (n >= 1); the flag says whether the elements are handles. Flat,
+    /// so that a long list literal does not make a deep tree.
+    List(Vec<Expr>, bool),
     /// `h :: t`; the flag says whether the head is a handle.
     Cons(Box<Expr>, Box<Expr>, bool),
     /// `raise E`

@@ -115,13 +115,17 @@ pub struct Token {
 struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
+    /// How far `line_start` has been brought up to date.
+    scanned: usize,
+    /// Where the line of the last token pushed starts.
+    line_start: usize,
     out: Vec<Token>,
     diags: Vec<Diag>,
 }
 
 /// Split `src` into tokens, with the problems found on the way.
 pub fn lex(src: &str) -> (Vec<Token>, Vec<Diag>) {
-    let mut lx = Lexer { src: src.as_bytes(), pos: 0, out: Vec::new(), diags: Vec::new() };
+    let mut lx = Lexer { src: src.as_bytes(), pos: 0, scanned: 0, line_start: 0, out: Vec::new(), diags: Vec::new() };
     lx.run();
     (lx.out, lx.diags)
 }
@@ -145,8 +149,12 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, tok: Tok, start: usize) {
-        let line_start = self.src[..start].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-        let at_line_start = start == line_start;
+        // Track the start of the current line incrementally (linear in the input).
+        if let Some(p) = self.src[self.scanned..start].iter().rposition(|&c| c == b'\n') {
+            self.line_start = self.scanned + p + 1;
+        }
+        self.scanned = start;
+        let at_line_start = start == self.line_start;
         self.out.push(Token { tok, span: Span::new(start, self.pos), at_line_start });
     }
 
@@ -387,7 +395,8 @@ impl Lexer<'_> {
                 let es = self.pos;
                 self.pos += 1;
                 let e = self.peek(0);
-                self.pos += 1;
+                // Step over the whole character, so that spans stay on character boundaries.
+                self.pos += utf8_len(e);
                 let v = match e {
                     b'n' => Some(b'\n'),
                     b't' => Some(b'\t'),

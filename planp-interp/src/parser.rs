@@ -20,7 +20,7 @@ use crate::lexer::{Kw, Sym, Tok, Token, lex};
 use crate::span::Span;
 
 /// How deeply expressions and types may nest.
-pub const MAX_NESTING: u32 = 150;
+pub const MAX_NESTING: u32 = 256;
 
 /// Parse a whole program. Problems are returned with the (partial) tree.
 pub fn parse(src: &str) -> (Program, Vec<Diag>) {
@@ -453,7 +453,8 @@ impl Parser {
     }
 
     fn binary(&mut self, min_bp: u8) -> PResult<Expr> {
-        let mut lhs = self.unary()?;
+        // Operands do not count as a level of nesting; prefix operators and parentheses do.
+        let mut lhs = self.unary_inner()?;
         let mut chain = 0u32;
         let mut last_cmp: Option<Span> = None;
         while let Some((op, lbp, rbp)) = self.binop() {

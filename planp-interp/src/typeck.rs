@@ -822,14 +822,7 @@ impl Checker {
                     out.push(x);
                 }
                 let ty = Type::List(Box::new(elem));
-                // [e1, ..., en] is e1 :: ... :: en :: [].
-                let mut acc = Expr { kind: ExprKind::Nil, ty: ty.clone(), span };
-                for x in out.into_iter().rev() {
-                    let sp = x.span.to(span);
-                    acc = Expr { kind: ExprKind::Cons(Box::new(x), Box::new(acc), false), ty: ty.clone(), span: sp };
-                }
-                acc.span = span;
-                acc
+                if out.is_empty() { mk(ExprKind::Nil, ty) } else { mk(ExprKind::List(out, false), ty) }
             }
             A::Unary(op, inner) => {
                 let inner = self.expr(inner);
@@ -1271,17 +1264,11 @@ impl Checker {
         let body = self.expr(body);
         self.scopes.truncate(scopes_before);
         self.ctx().next = mark;
-        let ty = body.ty.clone();
-        let mut acc = body;
-        for (slot, value) in vals.into_iter().rev() {
-            acc = Expr {
-                kind: ExprKind::Let { slot, value: Box::new(value), body: Box::new(acc) },
-                ty: ty.clone(),
-                span,
-            };
+        if vals.is_empty() {
+            return Expr { span, ..body };
         }
-        acc.span = span;
-        acc
+        let ty = body.ty.clone();
+        Expr { kind: ExprKind::Let { binds: vals, body: Box::new(body) }, ty, span }
     }
 
     fn fold(&mut self, dir: FoldDir, f: &Name, z: &ast::Expr, l: &ast::Expr, span: Span) -> Expr {
@@ -1459,6 +1446,9 @@ impl Checker {
             if let Some(i) = init {
                 self.fin(&mut i.body);
             }
+        }
+        if !cyclic && self.diags.is_empty() {
+            self.check_eval_depth(&funs, &inits, &bodies);
         }
         if !self.diags.is_empty() {
             self.diags.sort_by_key(|d| d.span().start);
@@ -1718,6 +1708,39 @@ impl Checker {
         self.diags.extend(ds);
     }
 
+    /// The evaluator recurses on the tree, through calls; bound how deep that can go, so
+    /// that no program can exhaust the native stack.
+    fn check_eval_depth(
+        &mut self,
+        funs: &[Option<ir::Fun>],
+        inits: &[Option<ir::Init>],
+        bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
+    ) {
+        let mut memo: Vec<Option<usize>> = vec![None; funs.len()];
+        let mut entries: Vec<&Expr> = inits.iter().flatten().map(|i| &i.body).collect();
+        for (b, _, init) in bodies.iter().flatten() {
+            entries.push(b);
+            if let Some(i) = init {
+                entries.push(&i.body);
+            }
+        }
+        for e in entries {
+            let d = depth(e, funs, &mut memo);
+            if d > MAX_EVAL_DEPTH {
+                self.diags.push(
+                    Diag::new(
+                        Phase::Scope,
+                        "too-deep",
+                        format!("evaluating this nests {d} levels deep, through calls; the limit is {MAX_EVAL_DEPTH}"),
+                        e.span,
+                        "here",
+                    )
+                    .help("flatten the chain of nested calls, or name intermediate results with `let`"),
+                );
+            }
+        }
+    }
+
     fn stack_size(
         &self,
         funs: &[Option<ir::Fun>],
@@ -1784,9 +1807,13 @@ impl Checker {
             | ExprKind::Global(_)
             | ExprKind::Nil
             | ExprKind::Raise(_) => {}
-            ExprKind::Let { value, body, .. } => {
-                self.fin(value);
+            ExprKind::Let { binds, body } => {
+                binds.iter_mut().for_each(|(_, v)| self.fin(v));
                 self.fin(body);
+            }
+            ExprKind::List(es, ptr) => {
+                es.iter_mut().for_each(|x| self.fin(x));
+                *ptr = matches!(&e.ty, Type::List(t) if t.is_ptr());
             }
             ExprKind::Seq(es) => es.iter_mut().for_each(|x| self.fin(x)),
             ExprKind::If(a, b, c) => {
@@ -1863,6 +1890,54 @@ impl Checker {
             }
         }
     }
+}
+
+/// How deeply evaluation may nest, counting the bodies of called functions.
+pub const MAX_EVAL_DEPTH: usize = 2000;
+
+/// The nesting depth of evaluating `e`, including the functions it calls (the call graph
+/// is acyclic here).
+fn depth(e: &Expr, funs: &[Option<ir::Fun>], memo: &mut Vec<Option<usize>>) -> usize {
+    fn fun_depth(f: FunId, funs: &[Option<ir::Fun>], memo: &mut Vec<Option<usize>>) -> usize {
+        let i = f.0 as usize;
+        if let Some(d) = memo[i] {
+            return d;
+        }
+        let d = funs[i].as_ref().map_or(0, |x| depth(&x.body, funs, memo));
+        memo[i] = Some(d);
+        d
+    }
+    let kids: Vec<&Expr> = match &e.kind {
+        ExprKind::Const(_)
+        | ExprKind::Str(_)
+        | ExprKind::Local(_)
+        | ExprKind::Outer { .. }
+        | ExprKind::Global(_)
+        | ExprKind::Nil
+        | ExprKind::Raise(_) => vec![],
+        ExprKind::Let { binds, body } => binds.iter().map(|(_, v)| v).chain([&**body]).collect(),
+        ExprKind::Seq(es) | ExprKind::List(es, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
+        ExprKind::If(a, b, c) => vec![a, b, c],
+        ExprKind::And(a, b)
+        | ExprKind::Or(a, b)
+        | ExprKind::Arith(_, a, b)
+        | ExprKind::Concat(a, b)
+        | ExprKind::Compare(_, _, a, b)
+        | ExprKind::Cons(a, b, _) => vec![a, b],
+        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Proj(a, _) => vec![a],
+        ExprKind::Try(b, hs) => std::iter::once(&**b).chain(hs.iter().map(|h| &h.body)).collect(),
+        ExprKind::Call { fun, args, .. } => {
+            let inner = fun_depth(*fun, funs, memo);
+            return 1 + args.iter().map(|a| depth(a, funs, memo)).max().unwrap_or(0).max(inner + 1);
+        }
+        ExprKind::Prim { args, .. } => args.iter().collect(),
+        ExprKind::Fold { fun, init, list, .. } => {
+            let inner = fun_depth(*fun, funs, memo);
+            return 1 + depth(init, funs, memo).max(depth(list, funs, memo)).max(inner + 1);
+        }
+        ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
+    };
+    1 + kids.into_iter().map(|k| depth(k, funs, memo)).max().unwrap_or(0)
 }
 
 fn bad_key(t: &Type) -> Option<Type> {

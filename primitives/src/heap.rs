@@ -202,6 +202,15 @@ impl Heap {
         }
     }
 
+    /// Set the tail of a list cell made in this packet (to build a list front to back).
+    pub fn set_tail(&mut self, cell: Word, tail: Word) {
+        debug_assert!(Self::is_scratch(cell), "list cells are immutable once built");
+        match self.obj_mut(cell) {
+            Obj::Cons(_, t, _) => *t = tail,
+            o => panic!("internal error: set_tail() on {o:?}"),
+        }
+    }
+
     /// Head of a non-empty list.
     pub fn head(&self, h: Word) -> Word {
         match self.obj(h) {
