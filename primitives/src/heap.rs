@@ -81,6 +81,7 @@ pub struct Heap {
     persist: Vec<Obj>,
     free: Vec<u32>,
     live: usize,
+    live_after_gc: usize,
     allocated_since_gc: usize,
     collections: u64,
     journal: Option<Vec<Undo>>,
@@ -393,9 +394,9 @@ impl Heap {
     // ---- collection -------------------------------------------------------------
 
     /// Has enough been allocated in the persistent space since the last collection that
-    /// one is worth its cost? (Amortised: at least as much new as there was live.)
+    /// one is worth its cost? (Amortised: at least as much new as survived the last one.)
     pub fn wants_collection(&self) -> bool {
-        self.allocated_since_gc > 4096.max(self.live)
+        self.allocated_since_gc > 4096.max(self.live_after_gc)
     }
 
     /// Mark and sweep the persistent space from `roots` (handles; scalars must not be
@@ -444,6 +445,7 @@ impl Heap {
             }
         }
         self.allocated_since_gc = 0;
+        self.live_after_gc = self.live;
         self.collections += 1;
     }
 
@@ -506,6 +508,25 @@ mod tests {
         assert_eq!(h.bytes(a), b"keep");
         let got = h.table_get(t, b"k").unwrap();
         assert_eq!(h.bytes(got), b"in table");
+    }
+
+    /// Regression: the collection threshold once counted garbage as live, so a heap
+    /// where everything became garbage never asked for a collection again.
+    #[test]
+    fn garbage_does_not_postpone_collection() {
+        let mut h = Heap::new();
+        let mut asked = 0;
+        for i in 0..20_000u64 {
+            let t = h.tuple_from(&[i], 0);
+            let _garbage = h.promote(t, true);
+            h.reset_scratch();
+            if h.wants_collection() {
+                asked += 1;
+                h.collect([]);
+            }
+        }
+        assert!(asked >= 4, "asked for {asked} collections");
+        assert!(h.stats().persistent_objects <= 4097);
     }
 
     #[test]
