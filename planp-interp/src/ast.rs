@@ -30,6 +30,18 @@ pub enum Decl {
     Exception(Name),
     /// `channel NAME(ps : t, ss : t, p : t) [initstate e] is e`
     Channel(ChannelDecl),
+    /// A `val` or `fun` that did not parse after its name: the name is still declared
+    /// (with an unknown type), so that its uses cause no further errors.
+    Broken(BrokenKind, Name),
+}
+
+/// What a [`Decl::Broken`] was meant to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenKind {
+    /// A `val`.
+    Val,
+    /// A `fun`.
+    Fun,
 }
 
 /// `val x [: t] = e`
@@ -108,6 +120,8 @@ pub enum TypeExpr {
     List(Box<TypeExpr>, Span),
     /// `t hash_table`
     Table(Box<TypeExpr>, Span),
+    /// A type that did not lex (already reported).
+    Error(Span),
 }
 
 impl TypeExpr {
@@ -115,7 +129,7 @@ impl TypeExpr {
     pub fn span(&self) -> Span {
         match self {
             TypeExpr::Named(n) => n.span,
-            TypeExpr::Tuple(_, s) | TypeExpr::List(_, s) | TypeExpr::Table(_, s) => *s,
+            TypeExpr::Tuple(_, s) | TypeExpr::List(_, s) | TypeExpr::Table(_, s) | TypeExpr::Error(s) => *s,
         }
     }
 }

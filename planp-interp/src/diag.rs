@@ -56,6 +56,17 @@ pub struct Diag {
     pub labels: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// An error stops the program from loading; a warning does not.
+    pub severity: Severity,
+}
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The program is rejected.
+    Error,
+    /// The program loads, but probably does not do what was meant.
+    Warning,
 }
 
 impl Diag {
@@ -67,7 +78,25 @@ impl Diag {
         span: Span,
         label: impl Into<String>,
     ) -> Self {
-        Diag { phase, name, message: message.into(), labels: vec![Label { span, text: label.into() }], help: None }
+        Diag {
+            phase,
+            name,
+            message: message.into(),
+            labels: vec![Label { span, text: label.into() }],
+            help: None,
+            severity: Severity::Error,
+        }
+    }
+
+    /// Make this diagnostic a warning.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Is this an error (as opposed to a warning)?
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     /// Add a secondary label.
@@ -113,6 +142,13 @@ impl std::error::Error for Report {}
 impl Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.diag.code()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -172,7 +208,8 @@ impl Diagnostics {
         let mut out = String::new();
         for d in &self.diags {
             let (l, c) = line_col(&self.text, d.span().start as usize);
-            out.push_str(&format!("{}:{l}:{c}: {}: {}\n", self.name, d.code(), d.message));
+            let sev = if d.is_error() { "" } else { "warning: " };
+            out.push_str(&format!("{}:{l}:{c}: {sev}{}: {}\n", self.name, d.code(), d.message));
         }
         out
     }
@@ -198,15 +235,40 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting insertions, deletions, substitutions and swaps of adjacent
+/// characters as one edit each (optimal string alignment), so `Dorp` is one edit from
+/// `Drop`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + (ca != cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = (a[i - 1] != b[j - 1]) as usize;
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_count_swaps_as_one_edit() {
+        assert_eq!(suggest("Dorp", ["Drop", "NotFound"]), Some("Drop"));
+        assert_eq!(suggest("audti", ["audit", "auth"]), Some("audit"));
+        assert_eq!(suggest("z", ["f", "x"]), None, "one-letter names are not guessed");
+        assert_eq!(suggest("lenght", ["length", "print"]), Some("length"));
+    }
 }

@@ -45,6 +45,8 @@ pub struct Program {
     pub ps_type: Type,
     /// Frame slots needed by the deepest chain of calls from any entry point.
     pub stack_size: usize,
+    /// Problems found that do not stop the program from loading.
+    pub warnings: Vec<crate::diag::Diag>,
 }
 
 /// A top-level `val`.

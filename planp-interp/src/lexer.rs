@@ -27,6 +27,9 @@ pub enum Tok {
     Hash(u32),
     /// Punctuation or an operator.
     Sym(Sym),
+    /// A malformed literal; its diagnostic is already reported, and the parser takes it
+    /// as an expression of unknown type so that it causes no further errors.
+    Error,
     /// End of input.
     Eof,
 }
@@ -95,6 +98,7 @@ impl Tok {
             Tok::Kw(k) => format!("`{}`", k.text()),
             Tok::Hash(n) => format!("`#{n}`"),
             Tok::Sym(s) => format!("`{}`", s.text()),
+            Tok::Error => "a malformed literal".into(),
             Tok::Eof => "the end of the file".into(),
         }
     }
@@ -125,7 +129,9 @@ struct Lexer<'a> {
 
 /// Split `src` into tokens, with the problems found on the way.
 pub fn lex(src: &str) -> (Vec<Token>, Vec<Diag>) {
-    let mut lx = Lexer { src: src.as_bytes(), pos: 0, scanned: 0, line_start: 0, out: Vec::new(), diags: Vec::new() };
+    // A UTF-8 byte-order mark is not part of the program.
+    let pos = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut lx = Lexer { src: src.as_bytes(), pos, scanned: 0, line_start: 0, out: Vec::new(), diags: Vec::new() };
     lx.run();
     (lx.out, lx.diags)
 }
@@ -185,43 +191,62 @@ impl Lexer<'_> {
                 self.push(tok, start);
             } else if c == b'"' {
                 self.pos += 1;
-                let s = self.string_body(start, b'"');
-                self.push(Tok::Str(s), start);
+                match self.string_body(start, b'"', "string") {
+                    Some(s) => self.push(Tok::Str(s), start),
+                    None => self.push(Tok::Error, start),
+                }
             } else if c == b'\'' {
                 self.char_lit(start, 1);
             } else if c == b'#' {
-                if self.peek(1) == b'"' {
-                    self.char_lit(start, 2);
-                } else if self.peek(1).is_ascii_digit() {
-                    self.pos += 1;
-                    let ds = self.pos;
-                    while self.peek(0).is_ascii_digit() {
-                        self.pos += 1;
-                    }
-                    let n = std::str::from_utf8(&self.src[ds..self.pos]).ok().and_then(|t| t.parse::<u32>().ok());
-                    match n {
-                        Some(n) if n >= 1 => self.push(Tok::Hash(n), start),
-                        _ => {
-                            let sp = Span::new(start, self.pos);
-                            self.error(
-                                "bad-projection",
-                                "tuple components are numbered from 1",
-                                sp,
-                                "no such component",
-                            )
-                            .help = Some("write `#1 e` for the first component of `e`".into());
-                        }
-                    }
-                } else {
-                    self.pos += 1;
-                    let sp = Span::new(start, self.pos);
-                    self.error("stray-hash", "`#` must be followed by a component number", sp, "here").help =
-                        Some("`#2 p` is the second component of the tuple `p`; `#\"a\"` is a character".into());
-                }
+                self.hash(start);
             } else {
                 self.symbol(start);
             }
         }
+    }
+
+    /// `#n` (projection), `#"c"` (character), or a mistake.
+    fn hash(&mut self, start: usize) {
+        if self.peek(1) == b'"' {
+            self.char_lit(start, 2);
+            return;
+        }
+        self.pos += 1;
+        let mut gap = 0;
+        while self.peek(gap) == b' ' {
+            gap += 1;
+        }
+        if !self.peek(gap).is_ascii_digit() {
+            let sp = Span::new(start, self.pos);
+            self.error("stray-hash", "`#` must be followed by a component number", sp, "here").help =
+                Some("`#2 p` is the second component of the tuple `p`; `#\"a\"` is a character".into());
+            return;
+        }
+        self.pos += gap;
+        let ds = self.pos;
+        while self.peek(0).is_ascii_digit() {
+            self.pos += 1;
+        }
+        let sp = Span::new(start, self.pos);
+        let n = std::str::from_utf8(&self.src[ds..self.pos]).ok().and_then(|t| t.parse::<u32>().ok());
+        if gap > 0 {
+            self.error("stray-hash", "`#` and its component number are written together", sp, "remove the space")
+                .help = Some(format!("write `#{}`", n.unwrap_or(1)));
+        }
+        match n {
+            Some(0) => {
+                self.error("bad-projection", "tuple components are numbered from 1", sp, "no component 0").help =
+                    Some("write `#1 e` for the first component of `e`".into());
+            }
+            None => {
+                self.error("bad-projection", "this component number is too large", sp, "no such component").help =
+                    Some(format!("tuples have at most {} components", crate::typeck::MAX_TUPLE));
+            }
+            _ => {}
+        }
+        // A bad number still makes a projection, so the parser goes on as the user meant;
+        // `#0` tells it that the error is already reported.
+        self.push(Tok::Hash(n.unwrap_or(0)), start);
     }
 
     fn skip_trivia(&mut self) {
@@ -230,6 +255,24 @@ impl Lexer<'_> {
             if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' || c == 0x0c {
                 self.pos += 1;
             } else if c == b'-' && self.peek(1) == b'-' {
+                // `x--1` reads as `x` followed by a comment; an ML programmer may mean
+                // `x - ~1`. Warn when the dashes are glued to operands on both sides.
+                let before = self.pos.checked_sub(1).map(|i| self.src[i]);
+                let after = self.peek(2);
+                if before.is_some_and(|b| is_ident_char(b) || b == b')') && (is_ident_char(after) || after == b'(') {
+                    let sp = Span::new(self.pos, self.pos + 2);
+                    self.diags.push(
+                        Diag::new(
+                            Phase::Lex,
+                            "dash-comment",
+                            "`--` starts a comment that runs to the end of the line",
+                            sp,
+                            "comment starts here",
+                        )
+                        .help("to subtract a negative number write `x - ~1`; in a comment, put a space after `--`")
+                        .warning(),
+                    );
+                }
                 while self.pos < self.src.len() && self.peek(0) != b'\n' {
                     self.pos += 1;
                 }
@@ -282,13 +325,13 @@ impl Lexer<'_> {
                 Ok(v) => self.push(Tok::HexInt(v), start),
                 Err(_) => {
                     let sp = Span::new(start, self.pos);
-                    let msg = if text.is_empty() {
-                        "`0x` must be followed by hexadecimal digits"
+                    let (msg, help) = if text.is_empty() {
+                        ("`0x` must be followed by hexadecimal digits", "write a hexadecimal number as in `0xff`")
                     } else {
-                        "this integer does not fit in 64 bits"
+                        ("this integer does not fit in 64 bits", "a hexadecimal literal has at most 16 digits")
                     };
-                    self.error("bad-integer", msg, sp, "here");
-                    self.push(Tok::Int(0), start);
+                    self.error("bad-integer", msg, sp, "here").help = Some(help.into());
+                    self.push(Tok::Error, start);
                 }
             }
             self.reject_ident_suffix(start);
@@ -296,7 +339,7 @@ impl Lexer<'_> {
         }
         let mut parts = vec![self.digits()];
         // A host literal: four dot-separated decimal parts.
-        while parts.len() < 4 && self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {
+        while self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {
             self.pos += 1;
             parts.push(self.digits());
         }
@@ -307,7 +350,7 @@ impl Lexer<'_> {
                 _ => {
                     self.error("bad-integer", "this integer does not fit in 64 bits", sp, "too large").help =
                         Some("integers are 64-bit: at most 9223372036854775807".into());
-                    self.push(Tok::Int(0), start);
+                    self.push(Tok::Error, start);
                 }
             },
             4 => {
@@ -319,15 +362,27 @@ impl Lexer<'_> {
                         _ => ok = false,
                     }
                 }
-                if !ok {
+                if ok {
+                    self.push(Tok::Host(addr), start);
+                } else {
                     self.error(
                         "bad-host",
                         "each part of a host address must be between 0 and 255",
                         sp,
                         "not an IPv4 address",
                     );
+                    self.push(Tok::Error, start);
                 }
-                self.push(Tok::Host(addr), start);
+            }
+            2 => {
+                self.error(
+                    "fraction",
+                    "PLAN-P has only integers: there are no fractional numbers",
+                    sp,
+                    "not an integer",
+                )
+                .help = Some("scale the value to an integer (for example, count in milliseconds or per mille)".into());
+                self.push(Tok::Error, start);
             }
             n => {
                 self.error(
@@ -336,10 +391,8 @@ impl Lexer<'_> {
                     sp,
                     "not an IPv4 address",
                 )
-                .help = Some(
-                    "write host addresses as four numbers, like 131.254.60.81 (there are no fractional numbers)".into(),
-                );
-                self.push(Tok::Host(0), start);
+                .help = Some("write host addresses as four numbers, like 131.254.60.81".into());
+                self.push(Tok::Error, start);
             }
         }
         self.reject_ident_suffix(start);
@@ -371,25 +424,34 @@ impl Lexer<'_> {
         }
     }
 
-    /// The body of a string (after the opening quote) up to `quote`, with escapes.
-    fn string_body(&mut self, start: usize, quote: u8) -> Vec<u8> {
+    /// The body of a literal (after the opening quote) up to `quote`, with escapes;
+    /// `None` (and a diagnostic) when it is not closed. Character literals end at the end
+    /// of their line.
+    fn string_body(&mut self, start: usize, quote: u8, what: &str) -> Option<Vec<u8>> {
         let mut out = Vec::new();
+        let one_line = what == "character";
         loop {
-            if self.pos >= self.src.len() || (self.peek(0) == b'\n' && quote == b'\'') {
-                let what = if quote == b'"' { "string" } else { "character" };
+            if self.pos >= self.src.len() || (one_line && self.peek(0) == b'\n') {
+                let q = if quote == b'"' && one_line {
+                    "\""
+                } else if quote == b'"' {
+                    "\""
+                } else {
+                    "'"
+                };
                 self.error(
                     "unterminated-literal",
                     format!("this {what} literal is never closed"),
-                    Span::new(start, self.pos),
+                    Span::new(start, self.pos.max(start + 1).min(self.src.len().max(start))),
                     "starts here",
                 )
-                .help = Some(format!("close it with `{}`", quote as char));
-                return out;
+                .help = Some(format!("close it with `{q}`"));
+                return None;
             }
             let c = self.peek(0);
             if c == quote {
                 self.pos += 1;
-                return out;
+                return Some(out);
             }
             if c == b'\\' {
                 let es = self.pos;
@@ -445,32 +507,69 @@ impl Lexer<'_> {
     fn char_lit(&mut self, start: usize, skip: usize) {
         self.pos += skip;
         let quote = if skip == 1 { b'\'' } else { b'"' };
-        // `'a` without a closing quote looks like an ML type variable.
-        if skip == 1 && is_ident_start(self.peek(0)) && self.peek(1) != b'\'' && self.peek(1) != 0 {
-            while is_ident_char(self.peek(0)) && self.peek(0) != b'\'' {
-                self.pos += 1;
-            }
-            self.error("type-variable", "type variables are not part of PLAN-P", Span::new(start, self.pos), "here")
+        // `'a` with no closing quote on its line looks like an ML type variable.
+        if skip == 1 && is_ident_start(self.peek(0)) {
+            let line_end =
+                self.src[self.pos..].iter().position(|&c| c == b'\n').map_or(self.src.len(), |p| self.pos + p);
+            if !self.src[self.pos..line_end].contains(&b'\'') {
+                while is_ident_char(self.peek(0)) {
+                    self.pos += 1;
+                }
+                self.error(
+                    "type-variable",
+                    "type variables are not part of PLAN-P",
+                    Span::new(start, self.pos),
+                    "here",
+                )
                 .help =
-                Some("write the type out (`int`, `host list`, ...); for a character literal write `'a'`".into());
-            self.push(Tok::Char(0), start);
+                    Some("write the type out (`int`, `host list`, ...); for a character literal write `'a'`".into());
+                self.push(Tok::Error, start);
+                return;
+            }
+        }
+        let Some(body) = self.string_body(start, quote, "character") else {
+            self.push(Tok::Error, start);
+            return;
+        };
+        let sp = Span::new(start, self.pos);
+        if body.len() == 1 {
+            self.push(Tok::Char(body[0]), start);
             return;
         }
-        let body = self.string_body(start, quote);
-        let sp = Span::new(start, self.pos);
-        if body.len() != 1 {
-            self.error(
-                "bad-char",
-                format!("a character literal holds exactly one character, this one holds {}", body.len()),
-                sp,
-                "here",
-            )
-            .help = Some("for text, use a string literal: \"...\"".into());
-        }
-        self.push(Tok::Char(body.first().copied().unwrap_or(0)), start);
+        let text = String::from_utf8_lossy(&body).escape_debug().to_string();
+        let d = self.error(
+            "bad-char",
+            format!("a character literal holds exactly one character, this one holds {}", body.len()),
+            sp,
+            "not one character",
+        );
+        d.help = Some(if body.is_empty() {
+            "write the character between the quotes, as in 'a'; for the NUL character write '\\0'".into()
+        } else {
+            format!("for text, use a string literal: \"{text}\"")
+        });
+        self.push(Tok::Error, start);
     }
 
     fn symbol(&mut self, start: usize) {
+        // Operators of other languages: one diagnostic, then go on as the user meant.
+        let misspelt: Option<(&str, Tok, &str)> = match (self.peek(0), self.peek(1)) {
+            (b'!', b'=') => Some(("!=", Tok::Sym(Sym::Ne), "not-equal is written `<>`")),
+            (b'=', b'=') => Some(("==", Tok::Sym(Sym::Eq), "equality is written with a single `=`")),
+            (b'&', b'&') => Some(("&&", Tok::Kw(Kw::Andalso), "boolean conjunction is written `andalso` (or `and`)")),
+            (b'|', b'|') => Some(("||", Tok::Kw(Kw::Orelse), "boolean disjunction is written `orelse` (or `or`)")),
+            (b'-', b'>') => Some(("->", Tok::Sym(Sym::Arrow), "a handler is written `E => e`")),
+            (b'!', _) => Some(("!", Tok::Kw(Kw::Not), "boolean negation is written `not e`")),
+            _ => None,
+        };
+        if let Some((text, tok, help)) = misspelt {
+            self.pos += text.len();
+            let sp = Span::new(start, self.pos);
+            self.error("foreign-operator", format!("`{text}` is not a PLAN-P operator"), sp, "here").help =
+                Some(help.into());
+            self.push(tok, start);
+            return;
+        }
         let (sym, n) = match (self.peek(0), self.peek(1)) {
             (b':', b':') => (Sym::ColonColon, 2),
             (b'<', b'>') => (Sym::Ne, 2),
@@ -508,10 +607,13 @@ impl Lexer<'_> {
                     Span::new(start, end),
                     "not part of PLAN-P",
                 );
-                if shown == "!" {
-                    d.help = Some("boolean negation is `not e`".into());
-                } else if shown == "&" {
+                if shown == "&" {
                     d.help = Some("boolean conjunction is `andalso` (or `and`)".into());
+                } else if shown == "@" {
+                    d.help =
+                        Some("there is no list append operator: `::` adds one element at the front (`h :: l`)".into());
+                } else if shown == "{" || shown == "}" {
+                    d.help = Some("PLAN-P groups expressions with `( ... )` and `let ... in ... end`".into());
                 }
                 return;
             }

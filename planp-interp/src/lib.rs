@@ -28,22 +28,30 @@ pub mod typeck;
 
 pub use diag::{Diag, Diagnostics};
 pub use ir::Program;
-pub use node::{Link, Node, NodeConfig, Outcome};
+pub use node::{Link, LoadError, Node, NodeConfig, Outcome};
 
 use std::sync::Arc;
 
 /// Parse and check a program. On failure, every problem found is returned (the parser
 /// recovers after errors, and checking runs on what parsed, so one run reports many).
+/// Warnings of a program that loads are in [`Program::warnings`].
 pub fn load(name: &str, text: &str) -> Result<Arc<Program>, Diagnostics> {
     let text: Arc<str> = Arc::from(text);
-    let (ast, mut diags) = parser::parse(&text);
+    let (ast, all) = parser::parse(&text);
+    let (mut diags, warnings): (Vec<Diag>, Vec<Diag>) = all.into_iter().partition(Diag::is_error);
     match typeck::check(name, text.clone(), &ast) {
-        Ok(p) if diags.is_empty() => Ok(Arc::new(p)),
-        Ok(_) => Err(Diagnostics { name: name.to_owned(), text, diags }),
-        Err(mut d) => {
-            // Type errors in declarations that failed to parse would be noise; those
-            // declarations are absent from the tree, so all of `d` is about code that parsed.
-            diags.append(&mut d);
+        Ok(mut p) if diags.is_empty() => {
+            p.warnings.extend(warnings);
+            p.warnings.sort_by_key(|d| d.span().start);
+            Ok(Arc::new(p))
+        }
+        result => {
+            // Declarations that failed to parse are still declared (with unknown types), so
+            // the checker's diagnostics are about code that parsed, not follow-ons.
+            if let Err(mut d) = result {
+                diags.append(&mut d);
+            }
+            diags.extend(warnings);
             diags.sort_by_key(|d| d.span().start);
             Err(Diagnostics { name: name.to_owned(), text, diags })
         }

@@ -72,24 +72,35 @@ pub struct Node {
     init_effects: Vec<Effect>,
 }
 
+/// Why a program could not be loaded on a node: an exception escaped an initialiser.
+#[derive(Clone, Debug)]
+pub struct LoadError {
+    /// The diagnostic (where the exception was raised, what was being initialised).
+    pub diag: Diag,
+    /// What the initialisers printed before the failure.
+    pub output: Vec<u8>,
+}
+
 impl Node {
     /// Load `prog` on a node: initialise the globals in order, then each channel's state.
-    /// An exception escaping an initialiser is a load error, reported as a diagnostic.
-    pub fn new(prog: Arc<Program>, cfg: NodeConfig) -> Result<Node, Diag> {
+    /// An exception escaping an initialiser is a load error, reported as a diagnostic
+    /// together with what was printed before it.
+    pub fn new(prog: Arc<Program>, cfg: NodeConfig) -> Result<Node, LoadError> {
         let mut rt = Rt::new();
         rt.this_host = cfg.this_host;
         let mut m = Machine::new(&prog, rt);
         for init in &prog.inits {
             let g = &prog.globals[init.global.0 as usize];
-            let v = run_init(&prog, init, &mut m).map_err(|r| load_error(&prog, r, &g.name, g.span))?;
+            let v = run_init(&prog, init, &mut m).map_err(|r| load_error(&prog, &mut m, r, &g.name, g.span))?;
             let v = m.rt.heap.promote(v, g.ty.is_ptr());
             m.set_global(init.global.0, v);
         }
         let mut ss = Vec::with_capacity(prog.channels.len());
         for ch in &prog.channels {
             let v = match &ch.init {
-                Some(init) => run_init(&prog, init, &mut m)
-                    .map_err(|r| load_error(&prog, r, &format!("the initstate of channel {}", ch.name), ch.span))?,
+                Some(init) => run_init(&prog, init, &mut m).map_err(|r| {
+                    load_error(&prog, &mut m, r, &format!("the initstate of channel {}", ch.name), ch.span)
+                })?,
                 None => zero(&mut m.rt.heap, &ch.ss_type),
             };
             ss.push(m.rt.heap.promote(v, ch.ss_type.is_ptr()));
@@ -257,9 +268,11 @@ fn run_init(prog: &Program, init: &Init, m: &mut Machine) -> Result<Word, Raise>
     eval(prog, &init.body, m)
 }
 
-fn load_error(prog: &Program, r: Raise, what: &str, def: Span) -> Diag {
+fn load_error(prog: &Program, m: &mut Machine, r: Raise, what: &str, def: Span) -> LoadError {
+    let output =
+        m.rt.take_effects().into_iter().flat_map(|e| if let Effect::Print(s) = e { s } else { Vec::new() }).collect();
     let exn = &prog.exceptions[r.exn.0 as usize];
-    Diag::new(
+    let diag = Diag::new(
         Phase::Load,
         "uncaught-exception",
         format!("uncaught exception `{exn}` while initialising {what}"),
@@ -267,5 +280,6 @@ fn load_error(prog: &Program, r: Raise, what: &str, def: Span) -> Diag {
         format!("`{exn}` raised here"),
     )
     .label(def, "initialised here")
-    .help("an initialiser must not raise; handle the exception with `try ... handle`")
+    .help("an initialiser must not raise; handle the exception with `try ... handle`");
+    LoadError { diag, output }
 }

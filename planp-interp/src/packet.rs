@@ -254,6 +254,15 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>) {
     out[ipo + 10..ipo + 12].copy_from_slice(&[0, 0]);
     let c = internet_checksum(&out[ipo..ipo + hl], 0);
     out[ipo + 10..ipo + 12].copy_from_slice(&c.to_be_bytes());
+    // With no transport header in the type (`ip*blob`), a TCP or UDP segment carried in
+    // the blob still gets its checksum fixed, unless the packet is a fragment (then the
+    // segment is not all here).
+    let fragment = u16::from_be_bytes([out[ipo + 6], out[ipo + 7]]) & 0x3fff != 0;
+    let l4 = l4.or(match out[ipo + 9] {
+        6 if !fragment => Some((ipo + hl, Part::Tcp)),
+        17 if !fragment => Some((ipo + hl, Part::Udp)),
+        _ => None,
+    });
     let Some((l4o, part)) = l4 else { return };
     let seg_len = out.len() - l4o;
     let mut pseudo = 0u32;
@@ -320,6 +329,20 @@ mod tests {
         pseudo += 6 + (out.len() - 20) as u32;
         assert_eq!(internet_checksum(&out[20..], pseudo), 0, "TCP checksum verifies");
         assert_eq!(&out[40..], b"GET /");
+        // The same packet as `ip*blob`, with the destination rewritten: the TCP checksum
+        // inside the blob is fixed too.
+        let l = lay(&[Type::Ip, Type::Blob]);
+        let v = unmarshal(&l, &pkt, &mut heap).unwrap();
+        let ip2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 0)), 16, 4, 0x0a00_0063);
+        let ip2 = heap.alloc_bytes_vec(ip2);
+        let v2 = heap.tuple_from(&[ip2, heap.tuple_get(v, 1)], 0b11);
+        let out = marshal(&l, v2, &heap);
+        let mut pseudo = 0u32;
+        for k in [12, 14, 16, 18] {
+            pseudo += u16::from_be_bytes([out[k], out[k + 1]]) as u32;
+        }
+        pseudo += 6 + (out.len() - 20) as u32;
+        assert_eq!(internet_checksum(&out[20..], pseudo), 0, "TCP checksum inside the blob verifies");
     }
 
     #[test]

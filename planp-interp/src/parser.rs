@@ -25,8 +25,13 @@ pub const MAX_NESTING: u32 = 256;
 /// Parse a whole program. Problems are returned with the (partial) tree.
 pub fn parse(src: &str) -> (Program, Vec<Diag>) {
     let (toks, mut diags) = lex(src);
-    let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0 };
+    let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0, decl_name: None };
     let prog = p.program();
+    // After a literal or comment that is never closed, "found the end of the file" is noise.
+    if diags.iter().any(|d| d.name == "unterminated-literal" || d.name == "unterminated-comment") {
+        let eof = src.len() as u32;
+        p.diags.retain(|d| d.span().start < eof);
+    }
     diags.append(&mut p.diags);
     diags.sort_by_key(|d| d.span().start);
     (prog, diags)
@@ -45,7 +50,7 @@ pub enum Interactive {
 /// expression (a trailing `;` is allowed).
 pub fn parse_interactive(src: &str) -> (Option<Interactive>, Vec<Diag>) {
     let (toks, mut diags) = lex(src);
-    let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0 };
+    let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0, decl_name: None };
     let starts_decl = matches!(p.peek(), Tok::Kw(Kw::Val | Kw::Fun | Kw::Exception | Kw::Channel));
     let result = if starts_decl {
         let prog = p.program();
@@ -87,6 +92,9 @@ struct Parser {
     pos: usize,
     diags: Vec<Diag>,
     depth: u32,
+    /// The kind and name of the top-level declaration being parsed, once its name is
+    /// known (so that a declaration that fails later still declares its name).
+    decl_name: Option<(BrokenKind, Name)>,
 }
 
 impl Parser {
@@ -158,6 +166,8 @@ impl Parser {
             Tok::Kw(k @ (Kw::Val | Kw::Fun | Kw::Channel | Kw::Exception)) if what.contains("expression") => {
                 d.help(format!("the declaration before this `{}` seems unfinished", k.text()))
             }
+            Tok::Kw(Kw::Handle) => d.help("a handler follows `try`: write `try e handle E => e'`"),
+            Tok::Ident(f) if f == "fn" => d.help("PLAN-P has no anonymous functions; define a named `fun`"),
             _ => d,
         };
         d
@@ -226,9 +236,8 @@ impl Parser {
         if self.depth > MAX_NESTING {
             let sp = self.span();
             self.diags.push(
-                Diag::new(Phase::Parse, "too-deep", "this expression is nested too deeply", sp, "here").help(format!(
-                    "PLAN-P accepts at most {MAX_NESTING} levels of nesting; name intermediate results with `let`"
-                )),
+                Diag::new(Phase::Parse, "too-deep", "this expression is nested too deeply", sp, "here")
+                    .help("name intermediate results with `let`"),
             );
             return Err(Fail);
         }
@@ -246,9 +255,19 @@ impl Parser {
         while self.peek() != &Tok::Eof {
             let start = self.pos;
             self.depth = 0;
+            self.decl_name = None;
+            // ML allows `;` after a declaration; so do we.
+            if self.eat_sym(Sym::Semi) {
+                continue;
+            }
             match self.decl() {
                 Ok(d) => decls.push(d),
-                Err(Fail) => self.sync(start),
+                Err(Fail) => {
+                    if let Some((kind, name)) = self.decl_name.take() {
+                        decls.push(Decl::Broken(kind, name));
+                    }
+                    self.sync(start)
+                }
             }
         }
         Program { decls }
@@ -281,9 +300,12 @@ impl Parser {
             }
             Tok::Kw(Kw::Channel) => Ok(Decl::Channel(self.channel_decl()?)),
             _ => {
-                let d = self
-                    .unexpected("a declaration")
-                    .help("a program is a sequence of `val`, `fun`, `exception` and `channel` declarations");
+                let d = self.unexpected("a declaration");
+                let d = if d.help.is_some() {
+                    d
+                } else {
+                    d.help("a program is a sequence of `val`, `fun`, `exception` and `channel` declarations")
+                };
                 self.diags.push(d);
                 Err(Fail)
             }
@@ -297,7 +319,15 @@ impl Parser {
     fn val_decl(&mut self) -> PResult<ValDecl> {
         self.bump(); // val
         let name = self.name("a name")?;
+        if self.depth == 0 && self.decl_name.is_none() {
+            self.decl_name = Some((BrokenKind::Val, name.clone()));
+        }
         let ty = self.opt_annot()?;
+        if name.text == "rec" && matches!(self.peek(), Tok::Ident(_)) {
+            let d = self.unexpected("`=`").help("PLAN-P has no `val rec` or `fn`: define functions with `fun f(x : t) : t = e` (they cannot be recursive)");
+            self.diags.push(d);
+            return Err(Fail);
+        }
         self.expect_sym(Sym::Eq)?;
         let init = self.expr()?;
         Ok(ValDecl { name, ty, init })
@@ -312,6 +342,9 @@ impl Parser {
     fn fun_decl(&mut self) -> PResult<FunDecl> {
         let start = self.bump().span; // fun
         let name = self.name("a function name")?;
+        if self.depth == 0 && self.decl_name.is_none() {
+            self.decl_name = Some((BrokenKind::Fun, name.clone()));
+        }
         let open = self.expect_sym(Sym::LParen).map_err(|f| {
             if let Some(d) = self.diags.last_mut() {
                 d.help =
@@ -343,6 +376,12 @@ impl Parser {
         let ps = self.param()?;
         self.expect_sym(Sym::Comma)?;
         let ss = self.param()?;
+        if self.at_sym(Sym::RParen) {
+            let d = Diag::new(Phase::Parse, "channel-arity", "a channel has exactly three parameters, this one has two", self.span(), "the third is missing")
+                .help("the parameters are the protocol state, the channel state and the packet: `channel c(ps : t1, ss : t2, p : t3)`");
+            self.diags.push(d);
+            return Err(Fail);
+        }
         self.expect_sym(Sym::Comma)?;
         let pkt = self.param()?;
         if self.at_sym(Sym::Comma) {
@@ -382,7 +421,18 @@ impl Parser {
 
     fn ty_postfix(&mut self) -> PResult<TypeExpr> {
         let mut t = self.ty_atom()?;
+        let mut levels = 0;
         loop {
+            if matches!(self.peek(), Tok::Ident(s) if s == "list" || s == "hash_table") {
+                levels += 1;
+                if self.depth + levels > MAX_NESTING {
+                    self.diags.push(
+                        Diag::new(Phase::Parse, "too-deep", "this type is nested too deeply", self.span(), "here")
+                            .help("PLAN-P types nest a few levels at most; simplify this one"),
+                    );
+                    return Err(Fail);
+                }
+            }
             match self.peek() {
                 Tok::Ident(s) if s == "list" => {
                     let sp = self.bump().span;
@@ -405,9 +455,17 @@ impl Parser {
                 let span = self.bump().span;
                 Ok(TypeExpr::Named(Name { text, span }))
             }
+            Tok::Error => Ok(TypeExpr::Error(self.bump().span)),
             Tok::Sym(Sym::LParen) => {
                 let open = self.bump().span;
                 let t = self.ty()?;
+                if self.at_sym(Sym::Comma) {
+                    let d = self.unexpected("`)`").label(open, "in this type").help(
+                        "tuple types are written with `*`, as in `(int*host)`; a hash table's type names only its values: `(int*host) hash_table`",
+                    );
+                    self.diags.push(d);
+                    return Err(Fail);
+                }
                 let close = self.expect_close(Sym::RParen, open, "parenthesis")?;
                 Ok(match t {
                     TypeExpr::Tuple(p, _) => TypeExpr::Tuple(p, open.to(close)),
@@ -481,7 +539,7 @@ impl Parser {
             if self.depth + chain > MAX_NESTING {
                 self.diags.push(
                     Diag::new(Phase::Parse, "too-deep", "this expression is nested too deeply", op_span, "here")
-                        .help(format!("PLAN-P accepts at most {MAX_NESTING} levels of nesting; name intermediate results with `let`")),
+                        .help("name intermediate results with `let`"),
                 );
                 return Err(Fail);
             }
@@ -527,7 +585,10 @@ impl Parser {
             Tok::Hash(n) => {
                 self.bump();
                 let e = self.unary()?;
-                Ok(Expr { span: start.to(e.span), kind: ExprKind::Proj(n, Box::new(e), start) })
+                // `#0` and out-of-range numbers are already reported by the lexer.
+                let span = start.to(e.span);
+                let kind = if n == 0 { ExprKind::Error } else { ExprKind::Proj(n, Box::new(e), start) };
+                Ok(Expr { span, kind })
             }
             Tok::Kw(k @ (Kw::Hd | Kw::Tl | Kw::Fst | Kw::Snd | Kw::Ord | Kw::Chr | Kw::Explode | Kw::Implode)) => {
                 self.bump();
@@ -598,6 +659,10 @@ impl Parser {
                 self.bump();
                 ExprKind::Int(v as i64)
             }
+            Tok::Error => {
+                self.bump();
+                ExprKind::Error
+            }
             Tok::Str(s) => {
                 self.bump();
                 ExprKind::Str(s)
@@ -617,6 +682,14 @@ impl Parser {
             Tok::Kw(Kw::False) => {
                 self.bump();
                 ExprKind::Bool(false)
+            }
+            Tok::Ident(text)
+                if text == "fn" && matches!(self.toks[(self.pos + 1).min(self.toks.len() - 1)].tok, Tok::Ident(_)) =>
+            {
+                let d =
+                    self.unexpected("an expression").help("PLAN-P has no anonymous functions; define a named `fun`");
+                self.diags.push(d);
+                return Err(Fail);
             }
             Tok::Ident(text) => {
                 self.bump();
@@ -732,8 +805,15 @@ impl Parser {
                     decls.push(LetDecl::Exception(self.name("an exception name")?));
                 }
                 Tok::Kw(Kw::In) => break,
+                Tok::Sym(Sym::Semi) => {
+                    self.bump();
+                }
                 _ => {
-                    let d = self.unexpected("`val`, `fun`, `exception` or `in`").label(start, "in this `let`");
+                    let mut d = self.unexpected("`val`, `fun`, `exception` or `in`").label(start, "in this `let`");
+                    let next = &self.toks[(self.pos + 1).min(self.toks.len() - 1)].tok;
+                    if let (Tok::Ident(n), Tok::Sym(Sym::Eq | Sym::Colon)) = (self.peek(), next) {
+                        d = d.help(format!("declarations in `let` start with `val`: `let val {n} = ... in ... end`"));
+                    }
                     self.diags.push(d);
                     return Err(Fail);
                 }
@@ -784,7 +864,9 @@ mod tests {
     fn recovery_reports_several_declarations() {
         let (p, d) = parse("val x = \nval y = 2\nfun f( = 3\nval z = 1");
         assert_eq!(d.len(), 2, "{d:#?}");
-        assert_eq!(p.decls.len(), 2);
+        // The two broken declarations still declare their names.
+        let broken = p.decls.iter().filter(|d| matches!(d, Decl::Broken(..))).count();
+        assert_eq!((p.decls.len(), broken), (4, 2));
     }
 
     #[test]

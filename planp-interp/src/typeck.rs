@@ -171,6 +171,8 @@ struct FunSig {
     /// For a local function, the depth of the context it is defined in.
     enclosing: Option<u32>,
     span: Span,
+    /// Did its declaration fail to parse? Then calls are not checked.
+    broken: bool,
 }
 
 struct ChanSig {
@@ -216,6 +218,10 @@ struct Checker {
     reads: Vec<(Owner, GlobalId, Span)>,
     ps: Option<(Type, Span)>,
     order_err: HashSet<(u32, u32)>,
+    /// Where packets are sent, by the code that sends them.
+    sends: Vec<(Owner, Span)>,
+    /// Problems that do not stop the program from loading.
+    warnings: Vec<Diag>,
 }
 
 /// Check a parsed program and resolve it. `name` and `text` are kept in the result for
@@ -241,6 +247,8 @@ pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Prog
         reads: Vec::new(),
         ps: None,
         order_err: HashSet::new(),
+        sends: Vec::new(),
+        warnings: Vec::new(),
     };
     for (i, (n, _)) in BUILTIN_EXCEPTIONS.iter().enumerate() {
         c.scopes[0].exns.insert(n.to_string(), Exn(i as u32));
@@ -301,6 +309,16 @@ impl Checker {
                     let names = ["unit", "int", "bool", "char", "string", "host", "blob", "eth", "ip", "tcp", "udp"];
                     if n.text == "list" || n.text == "hash_table" {
                         d = d.help(format!("`{}` follows its element type, as in `int {}`", n.text, n.text));
+                    } else if let Some(s) = match n.text.as_str() {
+                        "integer" | "long" | "int64" | "i64" | "word" => Some("int"),
+                        "boolean" => Some("bool"),
+                        "str" | "text" => Some("string"),
+                        "bytes" | "buffer" => Some("blob"),
+                        "address" | "addr" | "ipaddr" => Some("host"),
+                        "void" => Some("unit"),
+                        _ => None,
+                    } {
+                        d = d.help(format!("did you mean `{s}`?"));
                     } else if let Some(s) = suggest(&n.text, names) {
                         d = d.help(format!("did you mean `{s}`?"));
                     } else if n.text == "exn" || n.text == "port" || n.text == "dev" {
@@ -323,6 +341,7 @@ impl Checker {
                 }
                 Type::Tuple(ts.iter().map(|t| self.type_expr(t)).collect())
             }
+            TypeExpr::Error(_) => Type::Error,
             TypeExpr::List(t, _) => Type::List(Box::new(self.type_expr(t))),
             TypeExpr::Table(t, _) => {
                 let v = self.type_expr(t);
@@ -396,14 +415,25 @@ impl Checker {
     fn new_exception(&mut self, name: &Name, top: bool) {
         if top && let Some(e) = self.scopes[0].exns.get(&name.text) {
             let builtin = (e.0 as usize) < BUILTIN_EXCEPTIONS.len();
-            let d = Diag::new(
-                Phase::Scope,
-                "duplicate",
-                format!("exception `{}` is declared twice", name.text),
-                name.span,
-                "declared again here",
-            );
-            self.error(if builtin { d.help(format!("`{}` is a built-in exception", name.text)) } else { d });
+            let d = if builtin {
+                Diag::new(
+                    Phase::Scope,
+                    "duplicate",
+                    format!("`{}` is a built-in exception", name.text),
+                    name.span,
+                    "already declared by PLAN-P",
+                )
+                .help(format!("use the built-in `{}`, or give your exception another name", name.text))
+            } else {
+                Diag::new(
+                    Phase::Scope,
+                    "duplicate",
+                    format!("exception `{}` is declared twice", name.text),
+                    name.span,
+                    "declared again here",
+                )
+            };
+            self.error(d);
             return;
         }
         let id = Exn(self.exceptions.len() as u32);
@@ -427,7 +457,7 @@ impl Checker {
         let params: Vec<Type> = f.params.iter().map(|p| self.annot(&p.ty)).collect();
         let param_info = f.params.iter().map(|p| (p.name.text.clone(), p.name.span, p.ty.is_some())).collect();
         let ret = self.annot(&f.ret);
-        FunSig { name: f.name.text.clone(), params, param_info, ret, enclosing, span: f.span }
+        FunSig { name: f.name.text.clone(), params, param_info, ret, enclosing, span: f.span, broken: false }
     }
 
     fn channel_param(&mut self, p: &ast::Param, what: &str) -> Type {
@@ -470,6 +500,26 @@ impl Checker {
                     self.bind_top(&f.name, Binding::Fun(id));
                 }
                 ast::Decl::Channel(ch) => self.declare_channel(ch),
+                ast::Decl::Broken(ast::BrokenKind::Val, name) => {
+                    let id = GlobalId(self.globals.len() as u32);
+                    self.globals.push(ir::Global { name: name.text.clone(), ty: Type::Error, span: name.span });
+                    self.inits.push(None);
+                    self.bind_top(name, Binding::Global(id));
+                }
+                ast::Decl::Broken(ast::BrokenKind::Fun, name) => {
+                    let id = FunId(self.sigs.len() as u32);
+                    self.sigs.push(FunSig {
+                        name: name.text.clone(),
+                        params: Vec::new(),
+                        param_info: Vec::new(),
+                        ret: Type::Error,
+                        enclosing: None,
+                        span: name.span,
+                        broken: true,
+                    });
+                    self.funs.push(None);
+                    self.bind_top(name, Binding::Fun(id));
+                }
             }
         }
     }
@@ -501,19 +551,42 @@ impl Checker {
         }
         let is_network = ch.name.text == "network";
         let mut layout = None;
+        let mut pkt = pkt;
         if is_network && !pkt.has_error() {
             match layout_of(&pkt) {
-                Ok(l) => layout = Some(l),
-                Err(why) => self.error(
-                    Diag::new(
-                        Phase::Type,
-                        "packet-type",
-                        format!("`{}` is not a packet type", self.show(&pkt)),
-                        pkt_span,
-                        "not a packet type",
+                Ok(l) => {
+                    use crate::packet::Part;
+                    let transport = l.parts.iter().find(|p| matches!(p, Part::Tcp | Part::Udp));
+                    if let (Some(t), false) = (transport, l.parts.contains(&Part::Blob)) {
+                        let proto = if *t == Part::Tcp { "TCP" } else { "UDP" };
+                        let exact = if l.parts.last() == Some(t) {
+                            "without payload"
+                        } else {
+                            "whose payload is exactly these fields"
+                        };
+                        self.warnings.push(
+                            Diag::new(Phase::Type, "exact-packet", format!("this channel takes only {proto} packets {exact}"), pkt_span, "no final `blob`")
+                                .help("a packet matches only if its payload is consumed exactly; end the type with `*blob` to take the rest of any payload")
+                                .warning(),
+                        );
+                    }
+                    layout = Some(l)
+                }
+                Err(why) => {
+                    let shown = self.show(&pkt);
+                    // Uses of the packet are not checked further: one diagnostic, here.
+                    pkt = Type::Error;
+                    self.error(
+                        Diag::new(
+                            Phase::Type,
+                            "packet-type",
+                            format!("`{shown}` is not a packet type"),
+                            pkt_span,
+                            "not a packet type",
+                        )
+                        .help(why),
                     )
-                    .help(why),
-                ),
+                }
             }
         } else if !is_network && !pkt.admits_equality() {
             self.error(
@@ -592,6 +665,24 @@ impl Checker {
                     self.channel_body(ci, ch);
                     ci += 1;
                 }
+                ast::Decl::Broken(ast::BrokenKind::Val, name) => {
+                    let id = GlobalId(gi);
+                    gi += 1;
+                    self.inits[id.0 as usize] = Some(ir::Init { global: id, body: err_expr(name.span), frame_size: 0 });
+                }
+                ast::Decl::Broken(ast::BrokenKind::Fun, name) => {
+                    let id = FunId(fi);
+                    fi += 1;
+                    self.funs[id.0 as usize] = Some(ir::Fun {
+                        name: name.text.clone(),
+                        params: Vec::new(),
+                        ret: Type::Error,
+                        frame_size: 0,
+                        body: err_expr(name.span),
+                        span: name.span,
+                        local: false,
+                    });
+                }
             }
         }
     }
@@ -647,12 +738,23 @@ impl Checker {
         let init = ch.init.as_ref().map(|e| {
             self.ctxs.push(Ctx { owner: Owner::ChannelInit(idx), depth: 0, next: 0, max: 0 });
             let ie = self.expr(e);
-            self.expect(&ie.ty, &ss, e.span, |w, f| {
-                (
+            if self.subst.unify(&ie.ty, &ss).is_err() && !ie.ty.has_error() && !ss.has_error() {
+                let (w, f) = (self.show(&ss), self.show(&ie.ty));
+                let mut d = Diag::new(
+                    Phase::Type,
+                    "mismatch",
                     format!("`initstate` gives the channel state, of type `{w}`, but this is `{f}`"),
+                    e.span,
                     format!("this is `{f}`"),
-                )
-            });
+                );
+                if let Some(t) = &ch.ss.ty {
+                    d = d.label(t.span(), "the channel state's type");
+                }
+                if matches!(self.subst.resolve(&ss), Type::Table(..)) {
+                    d = d.help("a new, empty hash table is `mkTable(n)`, where n is a size hint");
+                }
+                self.error(d);
+            }
             let ctx = self.ctxs.pop().unwrap();
             ir::Init { global: GlobalId(u32::MAX), body: ie, frame_size: ctx.max }
         });
@@ -660,14 +762,17 @@ impl Checker {
         self.scopes.push(Scope::default());
         let names = [&ch.ps.name, &ch.ss.name, &ch.pkt.name];
         for (i, (n, t)) in names.iter().zip([ps.clone(), ss.clone(), pkt]).enumerate() {
-            if names[..i].iter().any(|m| m.text == n.text) {
-                self.error(Diag::new(
-                    Phase::Scope,
-                    "duplicate",
-                    format!("parameter `{}` is named twice", n.text),
-                    n.span,
-                    "again here",
-                ));
+            if let Some(first) = names[..i].iter().find(|m| m.text == n.text) {
+                self.error(
+                    Diag::new(
+                        Phase::Scope,
+                        "duplicate",
+                        format!("parameter `{}` is named twice", n.text),
+                        n.span,
+                        "again here",
+                    )
+                    .label(first.span, "first here"),
+                );
             }
             self.bind(n, Binding::Local { depth: 0, slot: i as Slot, ty: t });
         }
@@ -733,10 +838,25 @@ impl Checker {
                 });
                 let t = self.expr(t);
                 let f = self.expr(f);
-                let ty = t.ty.clone();
-                self.expect(&f.ty, &t.ty, f.span, |w, fd| {
-                    (format!("the branches of `if` have different types: `{w}` and `{fd}`"), format!("this is `{fd}`"))
-                });
+                let mut ty = t.ty.clone();
+                if self.subst.unify(&f.ty, &t.ty).is_err() {
+                    ty = Type::Error;
+                    if !t.ty.has_error() && !f.ty.has_error() {
+                        let (tt, tf) = (self.show(&t.ty), self.show(&f.ty));
+                        let mut d = Diag::new(
+                            Phase::Type,
+                            "branches",
+                            format!("the branches of `if` have different types: `{tt}` and `{tf}`"),
+                            f.span,
+                            format!("this is `{tf}`"),
+                        )
+                        .label(t.span, format!("this is `{tt}`"));
+                        if self.ctxs.last().is_some_and(|c| matches!(c.owner, Owner::Channel(_))) {
+                            d = d.help("in a channel, every path ends with the new states `(ps, ss)`");
+                        }
+                        self.error(d);
+                    }
+                }
                 mk(ExprKind::If(Box::new(c), Box::new(t), Box::new(f)), ty)
             }
             A::Seq(es) => {
@@ -826,19 +946,16 @@ impl Checker {
             }
             A::Unary(op, inner) => {
                 let inner = self.expr(inner);
-                let sp = inner.span;
+                let op_span = Span::new(span.start as usize, span.start as usize + 1);
                 match op {
                     UnOp::Neg => {
-                        self.expect(&inner.ty, &Type::Int, sp, |_, f| {
-                            (format!("`~` negates an `int`, but this is `{f}`"), format!("this is `{f}`"))
-                        });
-                        mk(ExprKind::Neg(Box::new(inner)), Type::Int)
+                        let ok = self.operands("~", &Type::Int, &[&inner], op_span);
+                        mk(ExprKind::Neg(Box::new(inner)), if ok { Type::Int } else { Type::Error })
                     }
                     UnOp::Not => {
-                        self.expect(&inner.ty, &Type::Bool, sp, |_, f| {
-                            (format!("`not` takes a `bool`, but this is `{f}`"), format!("this is `{f}`"))
-                        });
-                        mk(ExprKind::Not(Box::new(inner)), Type::Bool)
+                        let op_span = Span::new(span.start as usize, span.start as usize + 3);
+                        let ok = self.operands("not", &Type::Bool, &[&inner], op_span);
+                        mk(ExprKind::Not(Box::new(inner)), if ok { Type::Bool } else { Type::Error })
                     }
                 }
             }
@@ -1026,6 +1143,10 @@ impl Checker {
     }
 
     fn call_fun(&mut self, f: FunId, n: &Name, args: &[ast::Expr], span: Span) -> Expr {
+        if self.sigs[f.0 as usize].broken {
+            self.args(args);
+            return err_expr(span);
+        }
         let (params, ret, def) = {
             let s = &self.sigs[f.0 as usize];
             (s.params.clone(), s.ret.clone(), s.span)
@@ -1110,6 +1231,53 @@ impl Checker {
         }
     }
 
+    /// Check that both operands of `op` have type `want`; on failure, one diagnostic at
+    /// the operator naming the offending operands, and `false`.
+    fn operands(&mut self, op: &str, want: &Type, xs: &[&Expr], op_span: Span) -> bool {
+        let mut bad: Vec<(Span, Type)> = Vec::new();
+        for x in xs {
+            if self.subst.unify(&x.ty, want).is_err() {
+                bad.push((x.span, self.subst.resolve(&x.ty)));
+            }
+        }
+        if bad.is_empty() {
+            return true;
+        }
+        if bad.iter().any(|(_, t)| t.has_error()) {
+            return false;
+        }
+        let found = if bad.len() == 2 && bad[0].1 == bad[1].1 {
+            format!("both operands are `{}`", bad[0].1)
+        } else if bad.len() == 2 {
+            format!("these are `{}` and `{}`", bad[0].1, bad[1].1)
+        } else {
+            format!("this is `{}`", bad[0].1)
+        };
+        let mut d = Diag::new(
+            Phase::Type,
+            "operand",
+            format!("`{op}` works on `{want}`, but {found}"),
+            op_span,
+            format!("`{op}` on `{want}`"),
+        );
+        for (sp, t) in &bad {
+            d = d.label(*sp, format!("this is `{t}`"));
+        }
+        let t0 = &bad[0].1;
+        let help = match (op, t0) {
+            ("+", Type::String | Type::Blob) => Some("strings and blobs are joined with `^`"),
+            ("~" | "-", Type::Bool) => Some("boolean negation is `not e`"),
+            ("not", Type::Int) => Some("integer negation is `~e`"),
+            (_, Type::Host) if want == &Type::Int => Some("hosts are not integers; compare them with `=` or `<`"),
+            _ => None,
+        };
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        self.error(d);
+        false
+    }
+
     fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, op_span: Span, span: Span) -> Expr {
         let a = self.expr(a);
         let b = self.expr(b);
@@ -1117,12 +1285,7 @@ impl Checker {
         let text = op.text();
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                for x in [&a, &b] {
-                    self.expect(&x.ty, &Type::Int, x.span, |_, f| {
-                        let help = if f == "string" && text == "+" { " (strings are joined with `^`)" } else { "" };
-                        (format!("`{text}` works on `int`, but this is `{f}`{help}"), format!("this is `{f}`"))
-                    });
-                }
+                let ok = self.operands(text, &Type::Int, &[&a, &b], op_span);
                 let ar = match op {
                     BinOp::Add => Arith::Add,
                     BinOp::Sub => Arith::Sub,
@@ -1130,15 +1293,23 @@ impl Checker {
                     BinOp::Div => Arith::Div,
                     _ => Arith::Mod,
                 };
-                mk(ExprKind::Arith(ar, Box::new(a), Box::new(b)), Type::Int)
+                mk(ExprKind::Arith(ar, Box::new(a), Box::new(b)), if ok { Type::Int } else { Type::Error })
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                self.expect(&b.ty, &a.ty, b.span, |w, f| {
-                    (
-                        format!("`{text}` compares values of one type, but these are `{w}` and `{f}`"),
-                        format!("this is `{f}`"),
-                    )
-                });
+                if self.subst.unify(&b.ty, &a.ty).is_err() && !a.ty.has_error() && !b.ty.has_error() {
+                    let (ta, tb) = (self.show(&a.ty), self.show(&b.ty));
+                    self.error(
+                        Diag::new(
+                            Phase::Type,
+                            "mismatch",
+                            format!("`{text}` compares values of one type, but these are `{ta}` and `{tb}`"),
+                            op_span,
+                            "comparison",
+                        )
+                        .label(a.span, format!("this is `{ta}`"))
+                        .label(b.span, format!("this is `{tb}`")),
+                    );
+                }
                 let t = a.ty.clone();
                 let cop = match op {
                     BinOp::Eq => CmpOp::Eq,
@@ -1157,37 +1328,66 @@ impl Checker {
             }
             BinOp::Cons => {
                 let lt = Type::List(Box::new(a.ty.clone()));
-                self.expect(&b.ty, &lt, b.span, |w, f| {
-                    (
-                        format!("`::` puts an element in front of a list: expected `{w}`, found `{f}`"),
-                        format!("this is `{f}`"),
-                    )
-                });
+                if self.subst.unify(&b.ty, &lt).is_err() {
+                    let (ta, tb) = (self.show(&a.ty), self.show(&b.ty));
+                    if !a.ty.has_error() && !b.ty.has_error() {
+                        let mut d = Diag::new(
+                            Phase::Type,
+                            "cons",
+                            format!("`::` puts an element in front of a list, but `{tb}` is not a list of `{ta}`"),
+                            op_span,
+                            "here",
+                        )
+                        .label(a.span, format!("this is `{ta}`"))
+                        .label(b.span, format!("this is `{tb}`"));
+                        let swapped = Type::List(Box::new(b.ty.clone()));
+                        let mut trial = self.subst.clone();
+                        if trial.unify(&a.ty, &swapped).is_ok() {
+                            d = d.help("the element comes first: `x :: list` (there is no append operator)");
+                        }
+                        self.error(d);
+                    }
+                    return mk(ExprKind::Cons(Box::new(a), Box::new(b), false), Type::Error);
+                }
                 mk(ExprKind::Cons(Box::new(a), Box::new(b), false), lt)
             }
             BinOp::Concat => {
-                self.expect(&b.ty, &a.ty, b.span, |w, f| {
-                    (
-                        format!("`^` joins two strings or two blobs, but these are `{w}` and `{f}`"),
-                        format!("this is `{f}`"),
-                    )
-                });
+                let (ta, tb) = (self.subst.resolve(&a.ty), self.subst.resolve(&b.ty));
+                let bytes = |t: &Type| matches!(t, Type::String | Type::Blob | Type::Var(_) | Type::Error);
+                if !bytes(&ta) || !bytes(&tb) || self.subst.unify(&a.ty, &b.ty).is_err() {
+                    if !ta.has_error() && !tb.has_error() {
+                        let mut d = Diag::new(
+                            Phase::Type,
+                            "concat",
+                            format!("`^` joins two strings or two blobs, but these are `{ta}` and `{tb}`"),
+                            op_span,
+                            "here",
+                        )
+                        .label(a.span, format!("this is `{ta}`"))
+                        .label(b.span, format!("this is `{tb}`"));
+                        d = d.help(if ta == Type::Int && tb == Type::Int {
+                            "there is no power operator; `^` joins strings"
+                        } else if ta == Type::Int || tb == Type::Int {
+                            "convert integers to text with `intToString(n)`"
+                        } else {
+                            "convert between strings and blobs with `blobOfString` and `stringOfBlob`"
+                        });
+                        self.error(d);
+                    }
+                    return mk(ExprKind::Concat(Box::new(a), Box::new(b)), Type::Error);
+                }
                 let t = a.ty.clone();
                 self.deferred.push(Deferred::Concat(t.clone(), op_span, a.span));
                 mk(ExprKind::Concat(Box::new(a), Box::new(b)), t)
             }
             BinOp::AndAlso | BinOp::OrElse => {
-                for x in [&a, &b] {
-                    self.expect(&x.ty, &Type::Bool, x.span, |_, f| {
-                        (format!("`{text}` works on `bool`, but this is `{f}`"), format!("this is `{f}`"))
-                    });
-                }
+                let ok = self.operands(text, &Type::Bool, &[&a, &b], op_span);
                 let kind = if op == BinOp::AndAlso {
                     ExprKind::And(Box::new(a), Box::new(b))
                 } else {
                     ExprKind::Or(Box::new(a), Box::new(b))
                 };
-                mk(kind, Type::Bool)
+                mk(kind, if ok { Type::Bool } else { Type::Error })
             }
         }
     }
@@ -1289,6 +1489,9 @@ impl Checker {
                 return err_expr(span);
             }
         };
+        if self.sigs[fid.0 as usize].broken {
+            return err_expr(span);
+        }
         let (params, ret, def) = {
             let s = &self.sigs[fid.0 as usize];
             (s.params.clone(), s.ret.clone(), s.span)
@@ -1298,7 +1501,12 @@ impl Checker {
                 Diag::new(
                     Phase::Type,
                     "fold-function",
-                    format!("`{}` takes {} parameters, but a fold needs a function of two", f.text, params.len()),
+                    format!(
+                        "`{}` takes {} parameter{}, but a fold needs a function of two",
+                        f.text,
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" }
+                    ),
                     f.span,
                     "here",
                 )
@@ -1310,6 +1518,36 @@ impl Checker {
             FoldDir::Left => (params[0].clone(), params[1].clone()),
             FoldDir::Right => (params[1].clone(), params[0].clone()),
         };
+        // The common mistake is the order of the function's parameters: foldl passes
+        // (accumulator, element), foldr (element, accumulator). Say so in one diagnostic.
+        let fits = |sub: &mut Subst, acc: &Type, elem: &Type| {
+            sub.unify(&ret, acc).is_ok()
+                && sub.unify(&z.ty, acc).is_ok()
+                && sub.unify(&l.ty, &Type::List(Box::new(elem.clone()))).is_ok()
+        };
+        let mut trial = self.subst.clone();
+        if !fits(&mut trial, &acc, &elem) && !z.ty.has_error() && !l.ty.has_error() {
+            let mut other = self.subst.clone();
+            if fits(&mut other, &elem, &acc) {
+                let (this, that, order) = match dir {
+                    FoldDir::Left => ("foldl", "foldr", "(accumulator, element)"),
+                    FoldDir::Right => ("foldr", "foldl", "(element, accumulator)"),
+                };
+                let ps: Vec<String> = params.iter().map(|t| self.show(t)).collect();
+                self.error(
+                    Diag::new(
+                        Phase::Type,
+                        "fold-order",
+                        format!("`{this}` passes {order} to its function, but `{}` takes ({})", f.text, ps.join(", ")),
+                        f.span,
+                        "parameters in the other order",
+                    )
+                    .label(def, "defined here")
+                    .help(format!("did you mean `{that}`? Or swap the parameters of `{}`", f.text)),
+                );
+                return err_expr(span);
+            }
+        }
         let name = f.text.clone();
         self.expect(&ret, &acc, f.span, |w, fd| {
             (format!("a fold's function returns the accumulator: `{name}` returns `{fd}` but its accumulator parameter is `{w}`"), format!("returns `{fd}`"))
@@ -1335,6 +1573,8 @@ impl Checker {
     }
 
     fn send(&mut self, form: SendForm, ch: &Name, pkt: &ast::Expr, dest: Option<&ast::Expr>, span: Span) -> Expr {
+        let owner = self.owner();
+        self.sends.push((owner, span));
         let pkt = self.expr(pkt);
         let dest = dest.map(|d| {
             let d = self.expr(d);
@@ -1428,6 +1668,7 @@ impl Checker {
         let cyclic = self.check_recursion();
         if !cyclic {
             self.check_init_order();
+            self.check_no_send_at_load();
         }
         // Finalise every body: solved types, operand kinds, pointer maps, layouts.
         let mut funs = std::mem::take(&mut self.funs);
@@ -1491,7 +1732,51 @@ impl Checker {
             strings: self.strings,
             ps_type,
             stack_size,
+            warnings: self.warnings,
         })
+    }
+
+    /// Initialisers run when the program is loaded, before it is on a network: they must
+    /// not send packets, directly or through the functions they call.
+    fn check_no_send_at_load(&mut self) {
+        let n = self.sigs.len();
+        let mut sends: Vec<Option<Span>> = vec![None; n];
+        for &(o, sp) in &self.sends {
+            if let Owner::Fun(f) = o {
+                sends[f.0 as usize].get_or_insert(sp);
+            }
+        }
+        let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for e in &self.edges {
+            if let Owner::Fun(f) = e.from {
+                callees[f.0 as usize].push(e.to.0 as usize);
+            }
+        }
+        for f in self.callees_first() {
+            if sends[f].is_none() {
+                sends[f] = callees[f].iter().find_map(|&c| sends[c]);
+            }
+        }
+        let at_load = |o: &Owner| matches!(o, Owner::Init(_) | Owner::ChannelInit(_));
+        let mut ds = Vec::new();
+        for &(o, sp) in self.sends.iter().filter(|(o, _)| at_load(o)) {
+            let _ = o;
+            ds.push(
+                Diag::new(Phase::Scope, "send-at-load", "packets cannot be sent while the program is being loaded", sp, "sent from an initialiser")
+                    .help("initialisers (top-level `val`s and `initstate`) run before the program is on a network; send from a channel"),
+            );
+        }
+        for e in self.edges.iter().filter(|e| at_load(&e.from)) {
+            if let Some(sp) = sends[e.to.0 as usize] {
+                let fname = &self.sigs[e.to.0 as usize].name;
+                ds.push(
+                    Diag::new(Phase::Scope, "send-at-load", format!("`{fname}` sends packets, but it is called while the program is being loaded"), e.span, "called from an initialiser")
+                        .label(sp, "the packet is sent here")
+                        .help("initialisers (top-level `val`s and `initstate`) run before the program is on a network; send from a channel"),
+                );
+            }
+        }
+        self.diags.extend(ds);
     }
 
     fn check_deferred(&mut self) {
@@ -1644,46 +1929,74 @@ impl Checker {
         self.error(d.help(help));
     }
 
+    /// Functions in an order where every function comes after the functions it calls
+    /// (the call graph is acyclic when this is used). Iterative, so that a long chain of
+    /// calls cannot exhaust the native stack.
+    fn callees_first(&self) -> Vec<usize> {
+        let n = self.sigs.len();
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for e in &self.edges {
+            if let Owner::Fun(f) = e.from {
+                succ[f.0 as usize].push(e.to.0 as usize);
+            }
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        for root in 0..n {
+            if seen[root] {
+                continue;
+            }
+            seen[root] = true;
+            let mut stack = vec![(root, 0usize)];
+            while let Some(top) = stack.last_mut() {
+                let (v, i) = *top;
+                if i < succ[v].len() {
+                    top.1 += 1;
+                    let w = succ[v][i];
+                    if !seen[w] {
+                        seen[w] = true;
+                        stack.push((w, 0));
+                    }
+                } else {
+                    order.push(v);
+                    stack.pop();
+                }
+            }
+        }
+        order
+    }
+
     /// A global's initialiser must not reach, through calls, a global defined later.
     fn check_init_order(&mut self) {
         let n = self.sigs.len();
-        let mut direct: Vec<Vec<(GlobalId, Span)>> = vec![Vec::new(); n];
-        for &(o, g, sp) in &self.reads {
+        // reads*(f): globals read by f or anything it calls.
+        let mut reads: Vec<Vec<GlobalId>> = vec![Vec::new(); n];
+        for &(o, g, _) in &self.reads {
             if let Owner::Fun(f) = o {
-                direct[f.0 as usize].push((g, sp));
+                reads[f.0 as usize].push(g);
             }
         }
-        let mut callees: Vec<Vec<FunId>> = vec![Vec::new(); n];
+        let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
         for e in &self.edges {
             if let Owner::Fun(f) = e.from {
-                callees[f.0 as usize].push(e.to);
+                callees[f.0 as usize].push(e.to.0 as usize);
             }
         }
-        // reads*(f): globals read by f or anything it calls (the graph is acyclic here).
-        let mut memo: Vec<Option<Vec<GlobalId>>> = vec![None; n];
-        fn reach(
-            f: usize,
-            direct: &[Vec<(GlobalId, Span)>],
-            callees: &[Vec<FunId>],
-            memo: &mut Vec<Option<Vec<GlobalId>>>,
-        ) -> Vec<GlobalId> {
-            if let Some(r) = &memo[f] {
-                return r.clone();
-            }
-            let mut r: Vec<GlobalId> = direct[f].iter().map(|&(g, _)| g).collect();
-            for c in callees[f].clone() {
-                r.extend(reach(c.0 as usize, direct, callees, memo));
+        for f in self.callees_first() {
+            let mut r = std::mem::take(&mut reads[f]);
+            for &c in &callees[f] {
+                if c != f {
+                    r.extend_from_slice(&reads[c]);
+                }
             }
             r.sort();
             r.dedup();
-            memo[f] = Some(r.clone());
-            r
+            reads[f] = r;
         }
         let mut ds = Vec::new();
         for e in &self.edges {
             let Owner::Init(cur) = e.from else { continue };
-            let reached = reach(e.to.0 as usize, &direct, &callees, &mut memo);
-            if let Some(&g) = reached.iter().find(|&&g| g >= cur) {
+            if let Some(&g) = reads[e.to.0 as usize].iter().find(|&&g| g >= cur) {
                 if !self.order_err.insert((cur.0, g.0)) {
                     continue;
                 }
@@ -1716,7 +2029,10 @@ impl Checker {
         inits: &[Option<ir::Init>],
         bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
     ) {
-        let mut memo: Vec<Option<usize>> = vec![None; funs.len()];
+        let mut fun_depth = vec![0usize; funs.len()];
+        for f in self.callees_first() {
+            fun_depth[f] = funs[f].as_ref().map_or(0, |x| depth(&x.body, &fun_depth));
+        }
         let mut entries: Vec<&Expr> = inits.iter().flatten().map(|i| &i.body).collect();
         for (b, _, init) in bodies.iter().flatten() {
             entries.push(b);
@@ -1725,7 +2041,7 @@ impl Checker {
             }
         }
         for e in entries {
-            let d = depth(e, funs, &mut memo);
+            let d = depth(e, &fun_depth);
             if d > MAX_EVAL_DEPTH {
                 self.diags.push(
                     Diag::new(
@@ -1741,6 +2057,7 @@ impl Checker {
         }
     }
 
+    /// Frame slots needed by the deepest chain of calls from any entry point.
     fn stack_size(
         &self,
         funs: &[Option<ir::Fun>],
@@ -1748,33 +2065,19 @@ impl Checker {
         bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
     ) -> usize {
         let n = funs.len();
-        let mut out: Vec<Vec<(Slot, FunId)>> = vec![Vec::new(); n];
-        let mut by_owner: HashMap<Owner, Vec<(Slot, FunId)>> = HashMap::new();
+        let mut out: Vec<Vec<(Slot, usize)>> = vec![Vec::new(); n];
+        let mut by_owner: HashMap<Owner, Vec<(Slot, usize)>> = HashMap::new();
         for e in &self.edges {
             match e.from {
-                Owner::Fun(f) => out[f.0 as usize].push((e.base, e.to)),
-                o => by_owner.entry(o).or_default().push((e.base, e.to)),
+                Owner::Fun(f) => out[f.0 as usize].push((e.base, e.to.0 as usize)),
+                o => by_owner.entry(o).or_default().push((e.base, e.to.0 as usize)),
             }
         }
-        let mut memo = vec![None; n];
-        fn need(
-            f: usize,
-            funs: &[Option<ir::Fun>],
-            out: &[Vec<(Slot, FunId)>],
-            memo: &mut Vec<Option<usize>>,
-        ) -> usize {
-            if let Some(v) = memo[f] {
-                return v;
-            }
+        let mut need = vec![0usize; n];
+        for f in self.callees_first() {
             let own = funs[f].as_ref().map_or(0, |x| x.frame_size as usize);
-            let mut m = own;
-            for &(base, to) in &out[f] {
-                m = m.max(base as usize + need(to.0 as usize, funs, out, memo));
-            }
-            memo[f] = Some(m);
-            m
+            need[f] = out[f].iter().fold(own, |m, &(base, to)| m.max(base as usize + need[to]));
         }
-        let mut total = 0;
         let entries = inits
             .iter()
             .enumerate()
@@ -1786,11 +2089,10 @@ impl Checker {
                     (Owner::ChannelInit(i), b.and_then(|b| b.2.as_ref()).map_or(0, |x| x.frame_size)),
                 ]
             }));
+        let mut total = 0;
         for (owner, frame) in entries {
-            let mut m = frame as usize;
-            for &(base, to) in by_owner.get(&owner).map_or(&[][..], |v| v) {
-                m = m.max(base as usize + need(to.0 as usize, funs, &out, &mut memo));
-            }
+            let calls = by_owner.get(&owner).map_or(&[][..], |v| v);
+            let m = calls.iter().fold(frame as usize, |m, &(base, to)| m.max(base as usize + need[to]));
             total = total.max(m);
         }
         total
@@ -1855,8 +2157,14 @@ impl Checker {
                         let msg = format!("hash-table keys must admit equality, but this table's keys are `{k}`");
                         if !self.diags.iter().any(|d| d.message == msg) {
                             self.diags.push(
-                                Diag::new(Phase::Type, "table-key", msg, e.span, "here")
-                                    .help("keys can be any type except hash tables"),
+                                Diag::new(
+                                    Phase::Type,
+                                    "table-key",
+                                    msg,
+                                    args.get(1).map_or(e.span, |a| a.span),
+                                    "this key",
+                                )
+                                .help("keys can be any type except hash tables"),
                             );
                         }
                     }
@@ -1895,18 +2203,8 @@ impl Checker {
 /// How deeply evaluation may nest, counting the bodies of called functions.
 pub const MAX_EVAL_DEPTH: usize = 2000;
 
-/// The nesting depth of evaluating `e`, including the functions it calls (the call graph
-/// is acyclic here).
-fn depth(e: &Expr, funs: &[Option<ir::Fun>], memo: &mut Vec<Option<usize>>) -> usize {
-    fn fun_depth(f: FunId, funs: &[Option<ir::Fun>], memo: &mut Vec<Option<usize>>) -> usize {
-        let i = f.0 as usize;
-        if let Some(d) = memo[i] {
-            return d;
-        }
-        let d = funs[i].as_ref().map_or(0, |x| depth(&x.body, funs, memo));
-        memo[i] = Some(d);
-        d
-    }
+/// The nesting depth of evaluating `e`, given the depth of every function's body.
+fn depth(e: &Expr, fun_depth: &[usize]) -> usize {
     let kids: Vec<&Expr> = match &e.kind {
         ExprKind::Const(_)
         | ExprKind::Str(_)
@@ -1927,17 +2225,17 @@ fn depth(e: &Expr, funs: &[Option<ir::Fun>], memo: &mut Vec<Option<usize>>) -> u
         ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Proj(a, _) => vec![a],
         ExprKind::Try(b, hs) => std::iter::once(&**b).chain(hs.iter().map(|h| &h.body)).collect(),
         ExprKind::Call { fun, args, .. } => {
-            let inner = fun_depth(*fun, funs, memo);
-            return 1 + args.iter().map(|a| depth(a, funs, memo)).max().unwrap_or(0).max(inner + 1);
+            let inner = fun_depth[fun.0 as usize];
+            return 1 + args.iter().map(|a| depth(a, fun_depth)).max().unwrap_or(0).max(inner + 1);
         }
         ExprKind::Prim { args, .. } => args.iter().collect(),
         ExprKind::Fold { fun, init, list, .. } => {
-            let inner = fun_depth(*fun, funs, memo);
-            return 1 + depth(init, funs, memo).max(depth(list, funs, memo)).max(inner + 1);
+            let inner = fun_depth[fun.0 as usize];
+            return 1 + depth(init, fun_depth).max(depth(list, fun_depth)).max(inner + 1);
         }
         ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
     };
-    1 + kids.into_iter().map(|k| depth(k, funs, memo)).max().unwrap_or(0)
+    1 + kids.into_iter().map(|k| depth(k, fun_depth)).max().unwrap_or(0)
 }
 
 fn bad_key(t: &Type) -> Option<Type> {

@@ -39,7 +39,18 @@ fn ok_programs_load() {
         let text = std::fs::read_to_string(&p).unwrap();
         let name = name_of(&p);
         match planp_interp::load(&name, &text) {
-            Ok(prog) => expect_file![p.with_extension("out")].assert_eq(&prog.summary()),
+            Ok(prog) => {
+                let warnings = planp_interp::Diagnostics {
+                    name: name.clone(),
+                    text: text.as_str().into(),
+                    diags: prog.warnings.clone(),
+                };
+                expect_file![p.with_extension("out")].assert_eq(&format!(
+                    "{}{}",
+                    prog.summary(),
+                    warnings.render_short()
+                ));
+            }
             Err(d) => failures.push(format!("{name} was rejected:\n{}", d.render_plain())),
         }
     }

@@ -263,14 +263,18 @@ fn transcript(name: &str, text: &str) -> String {
     };
     let mut node = match Node::new(prog.clone(), NodeConfig { this_host: 0x0a00_00fe }) {
         Ok(n) => n,
-        Err(d) => {
-            let (l, c) = line_col(text, d.span().start as usize);
-            return format!("load error at {l}:{c}: {}\n", d.message);
+        Err(e) => {
+            let (l, c) = line_col(text, e.diag.span().start as usize);
+            if !e.output.is_empty() {
+                let _ = writeln!(out, "init printed \"{}\"", escape(&e.output));
+            }
+            let _ = writeln!(out, "load error at {l}:{c}: {}", e.diag.message);
+            return out;
         }
     };
     for e in node.init_effects() {
         if let Effect::Print(s) = e {
-            let _ = writeln!(out, "init printed \"{}\"", escape(s.as_bytes()));
+            let _ = writeln!(out, "init printed \"{}\"", escape(s));
         }
     }
     for (i, g) in prog.globals.iter().enumerate() {
@@ -294,7 +298,7 @@ fn transcript(name: &str, text: &str) -> String {
         for e in &o.effects {
             match e {
                 Effect::Print(s) => {
-                    let _ = writeln!(out, "  printed \"{}\"", escape(s.as_bytes()));
+                    let _ = writeln!(out, "  printed \"{}\"", escape(s));
                 }
                 Effect::Send(s) => {
                     let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };

@@ -7,7 +7,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use planp_interp::{Node, NodeConfig, load};
 use planp_primitives::{Effect, value};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -27,7 +27,8 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Parse and type-check programs; exit 0 when all are correct.
+    /// Parse and type-check programs; exit 0 when all are correct (warnings are printed
+    /// but do not fail the check).
     Check {
         /// Program files.
         #[arg(required = true)]
@@ -35,6 +36,9 @@ enum Cmd {
         /// How to print problems.
         #[arg(long, value_enum, default_value = "fancy")]
         format: Format,
+        /// Also print each program's interface: every declaration with its inferred type.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Load a program on a node: run its top-level initialisers and show the values of
     /// its top-level `val`s, what they printed, and the initial states.
@@ -75,7 +79,7 @@ fn read(path: &str) -> Option<String> {
     }
 }
 
-fn check(files: &[String], format: Format) -> ExitCode {
+fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
     let mut ok = true;
     for f in files {
         let Some(text) = read(f) else {
@@ -84,6 +88,17 @@ fn check(files: &[String], format: Format) -> ExitCode {
         };
         match load(f, &text) {
             Ok(p) => {
+                if !p.warnings.is_empty() {
+                    let w = planp_interp::Diagnostics {
+                        name: f.clone(),
+                        text: text.as_str().into(),
+                        diags: p.warnings.clone(),
+                    };
+                    eprint!("{}", render(&w, format));
+                }
+                if verbose {
+                    print!("{}", p.summary());
+                }
                 let n = p.channels.len();
                 println!(
                     "{f}: ok ({n} channel{}, {} function{})",
@@ -114,15 +129,16 @@ fn eval(file: &str) -> ExitCode {
     };
     let node = match Node::new(prog.clone(), NodeConfig::default()) {
         Ok(n) => n,
-        Err(diag) => {
-            let d = planp_interp::Diagnostics { name: file.to_owned(), text: text.into(), diags: vec![diag] };
+        Err(e) => {
+            let _ = std::io::stdout().write_all(&e.output);
+            let d = planp_interp::Diagnostics { name: file.to_owned(), text: text.into(), diags: vec![e.diag] };
             eprint!("{}", render(&d, Format::Fancy));
             return ExitCode::from(1);
         }
     };
     for e in node.init_effects() {
         if let Effect::Print(s) = e {
-            print!("{s}");
+            let _ = std::io::stdout().write_all(s);
         }
     }
     for (i, g) in prog.globals.iter().enumerate() {
@@ -139,7 +155,7 @@ fn eval(file: &str) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { files, format } => check(&files, format),
+        Cmd::Check { files, format, verbose } => check(&files, format, verbose),
         Cmd::Eval { file } => eval(&file),
     }
 }

@@ -31,16 +31,16 @@ fn any_to_unit(_: &mut dyn TypeCx, args: &[Type]) -> Result<Type, PrimTypeError>
 }
 
 fn print(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let mut s = String::new();
+    let mut s = Vec::new();
     value::display(&rt.heap, &site.args[0], a[0], &mut s);
     rt.print(&s);
     Ok(0)
 }
 
 fn println(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let mut s = String::new();
+    let mut s = Vec::new();
     value::display(&rt.heap, &site.args[0], a[0], &mut s);
-    s.push('\n');
+    s.push(b'\n');
     rt.print(&s);
     Ok(0)
 }

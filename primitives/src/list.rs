@@ -134,6 +134,11 @@ fn ty_member(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     check::arity(a, 2)?;
     let e = check::list(cx, a, 1)?;
     check::arg(cx, a, 0, &e)?;
+    let e = cx.resolve(&e);
+    if !e.admits_equality() {
+        return Err(PrimTypeError::at(0, format!("`{e}` values cannot be compared"))
+            .with_help("member compares with `=`, and hash tables have no equality"));
+    }
     Ok(Type::Bool)
 }
 

@@ -65,8 +65,9 @@ pub struct Send {
 /// An observable effect of running PLAN-P code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// Text written by `print` or `println` (consecutive writes are merged).
-    Print(String),
+    /// Bytes written by `print` or `println` (consecutive writes are merged). PLAN-P
+    /// strings are bytes, and they are printed as they are, UTF-8 or not.
+    Print(Vec<u8>),
     /// A packet sent with `OnRemote` or `OnNeighbor`.
     Send(Send),
 }
@@ -90,11 +91,11 @@ impl Rt {
     }
 
     /// Record printed text.
-    pub fn print(&mut self, s: &str) {
+    pub fn print(&mut self, s: &[u8]) {
         if let Some(Effect::Print(last)) = self.effects.last_mut() {
-            last.push_str(s);
+            last.extend_from_slice(s);
         } else {
-            self.effects.push(Effect::Print(s.to_owned()));
+            self.effects.push(Effect::Print(s.to_vec()));
         }
     }
 
@@ -132,9 +133,9 @@ mod tests {
     #[test]
     fn prints_merge_and_sends_can_be_discarded() {
         let mut rt = Rt::new();
-        rt.print("a");
+        rt.print(b"a");
         let mark = rt.effects_len();
-        rt.print("b");
+        rt.print(b"b");
         rt.send(Send {
             kind: SendKind::Remote,
             channel: "network".into(),
@@ -142,8 +143,8 @@ mod tests {
             bytes: vec![1],
             neighbor: None,
         });
-        rt.print("c");
+        rt.print(b"c");
         rt.discard_sends_since(mark);
-        assert_eq!(rt.take_effects(), vec![Effect::Print("abc".into())]);
+        assert_eq!(rt.take_effects(), vec![Effect::Print(b"abc".to_vec())]);
     }
 }

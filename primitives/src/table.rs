@@ -75,8 +75,13 @@ fn ty_mk(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     Ok(Type::Table(Box::new(cx.fresh()), Box::new(cx.fresh())))
 }
 
-/// The table's key type must accept argument 1.
+/// The table's key type must accept argument 1, and keys must admit equality.
 fn key(cx: &mut dyn TypeCx, a: &[Type], k: &Type) -> Result<(), PrimTypeError> {
+    let given = cx.resolve(&a[1]);
+    if !given.admits_equality() {
+        return Err(PrimTypeError::at(1, format!("a `{given}` cannot be a key"))
+            .with_help("keys are compared with `=`, and hash tables have no equality"));
+    }
     cx.unify(&a[1], k).map_err(|()| {
         PrimTypeError::at(
             1,

@@ -136,7 +136,8 @@ impl Type {
             Type::Tcp => f.write_str("tcp"),
             Type::Udp => f.write_str("udp"),
             Type::Error => f.write_str("{error}"),
-            Type::Var(v) => write!(f, "'{}", var_name(*v)),
+            // PLAN-P programs have no type variables; an unknown type reads as `_`.
+            Type::Var(_) => f.write_str("_"),
             Type::Tuple(ts) => {
                 if prec >= 1 {
                     f.write_str("(")?;
@@ -162,12 +163,6 @@ impl Type {
             }
         }
     }
-}
-
-/// `'a`, `'b`, ..., `'z`, `'a1`, ... for inference variables in messages.
-fn var_name(v: u32) -> String {
-    let letter = (b'a' + (v % 26) as u8) as char;
-    if v < 26 { letter.to_string() } else { format!("{letter}{}", v / 26) }
 }
 
 impl fmt::Display for Type {

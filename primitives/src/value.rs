@@ -57,16 +57,18 @@ pub fn format_host(h: u32) -> String {
     format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
 }
 
-/// The text `print` writes: strings and chars as they are, integers with a leading `-`
-/// when negative, everything else as [`repr`] shows it.
-pub fn display(heap: &Heap, ty: &Type, w: Word, out: &mut String) {
+/// The bytes `print` writes: strings and chars as they are (bytes, not necessarily
+/// UTF-8), integers with a leading `-` when negative, everything else as [`repr`] shows it.
+pub fn display(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
     match ty {
-        Type::String => out.push_str(&String::from_utf8_lossy(heap.bytes(w))),
-        Type::Char => out.push_str(&String::from_utf8_lossy(&[w as u8])),
-        Type::Int => {
-            let _ = write!(out, "{}", w as i64);
+        Type::String => out.extend_from_slice(heap.bytes(w)),
+        Type::Char => out.push(w as u8),
+        Type::Int => out.extend_from_slice((w as i64).to_string().as_bytes()),
+        _ => {
+            let mut s = String::new();
+            repr(heap, ty, w, &mut s, &mut { usize::MAX });
+            out.extend_from_slice(s.as_bytes());
         }
-        _ => repr(heap, ty, w, out, &mut { usize::MAX }),
     }
 }
 
@@ -381,8 +383,12 @@ mod tests {
         let mut out = String::new();
         repr(&heap, &ty, t, &mut out, &mut { usize::MAX });
         assert_eq!(out, r#"(~5, "a\"b\n", 'x')"#);
-        let mut out = String::new();
+        let mut out = Vec::new();
         display(&heap, &Type::Int, (-5i64) as Word, &mut out);
-        assert_eq!(out, "-5");
+        assert_eq!(out, b"-5");
+        let s = heap.alloc_bytes(b"caf\xe9");
+        let mut out = Vec::new();
+        display(&heap, &Type::String, s, &mut out);
+        assert_eq!(out, b"caf\xe9", "strings are printed as bytes, not as UTF-8");
     }
 }
