@@ -29,7 +29,7 @@ pub enum Decl {
     /// `exception E`
     Exception(Name),
     /// `channel NAME(ps : t, ss : t, p : t) [initstate e] is e`
-    Channel(ChannelDecl),
+    Channel(Box<ChannelDecl>),
     /// A `val` or `fun` that did not parse after its name: the name is still declared
     /// (with an unknown type), so that its uses cause no further errors.
     Broken(BrokenKind, Name),

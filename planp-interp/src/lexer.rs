@@ -41,7 +41,7 @@ macro_rules! keywords {
         pub enum Kw { $(#[doc = concat!("`", $text, "`")] $variant),* }
         impl Kw {
             /// The keyword spelled `s`.
-            pub fn from_str(s: &str) -> Option<Kw> {
+            pub fn from_text(s: &str) -> Option<Kw> {
                 match s { $($text => Some(Kw::$variant),)* _ => None }
             }
             /// How the keyword is written.
@@ -183,7 +183,7 @@ impl Lexer<'_> {
                 let text = std::str::from_utf8(&self.src[start..self.pos]).unwrap_or_default();
                 let tok = if text == "_" {
                     Tok::Sym(Sym::Underscore)
-                } else if let Some(k) = Kw::from_str(text) {
+                } else if let Some(k) = Kw::from_text(text) {
                     Tok::Kw(k)
                 } else {
                     Tok::Ident(text.to_owned())
@@ -432,13 +432,7 @@ impl Lexer<'_> {
         let one_line = what == "character";
         loop {
             if self.pos >= self.src.len() || (one_line && self.peek(0) == b'\n') {
-                let q = if quote == b'"' && one_line {
-                    "\""
-                } else if quote == b'"' {
-                    "\""
-                } else {
-                    "'"
-                };
+                let q = if quote == b'"' { "\"" } else { "'" };
                 self.error(
                     "unterminated-literal",
                     format!("this {what} literal is never closed"),

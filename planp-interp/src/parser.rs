@@ -1,4 +1,4 @@
-//! The parser: tokens to [`ast`] by recursive descent, with precedence climbing for
+//! The parser: tokens to [`crate::ast`] by recursive descent, with precedence climbing for
 //! binary operators.
 //!
 //! `(e : t)` constrains the type of `e`.
@@ -298,7 +298,7 @@ impl Parser {
                 self.bump();
                 Ok(Decl::Exception(self.name("an exception name")?))
             }
-            Tok::Kw(Kw::Channel) => Ok(Decl::Channel(self.channel_decl()?)),
+            Tok::Kw(Kw::Channel) => Ok(Decl::Channel(Box::new(self.channel_decl()?))),
             _ => {
                 let d = self.unexpected("a declaration");
                 let d = if d.help.is_some() {
@@ -345,12 +345,11 @@ impl Parser {
         if self.depth == 0 && self.decl_name.is_none() {
             self.decl_name = Some((BrokenKind::Fun, name.clone()));
         }
-        let open = self.expect_sym(Sym::LParen).map_err(|f| {
+        let open = self.expect_sym(Sym::LParen).inspect_err(|_| {
             if let Some(d) = self.diags.last_mut() {
                 d.help =
                     Some("a function's parameters are written in parentheses: `fun f(x : int) : int = x + 1`".into());
             }
-            f
         })?;
         let mut params = Vec::new();
         if !self.at_sym(Sym::RParen) {

@@ -1,5 +1,5 @@
 //! The type checker: resolves names, infers and checks types, and produces the
-//! [`ir::Program`](crate::ir::Program) the interpreter runs.
+//! [`crate::ir::Program`] the interpreter runs.
 //!
 //! Types are inferred by unification (monomorphic: no `let`-polymorphism), so
 //! annotations are needed only where a type cannot be deduced from uses. Channel
@@ -20,6 +20,7 @@ use crate::ir::{self, Arith, CmpKind, CmpOp, Expr, ExprKind, FunId, GlobalId, Sl
 use crate::packet::{PacketLayout, layout_of};
 use crate::span::Span;
 use planp_primitives::rt::BUILTIN_EXCEPTIONS;
+use planp_primitives::types::Mismatch;
 use planp_primitives::value::tuple_mask;
 use planp_primitives::{Exn, SendKind, Site, Type, TypeCx, Word};
 use std::collections::{HashMap, HashSet};
@@ -58,14 +59,14 @@ impl Subst {
         }
     }
 
-    fn unify_inner(&mut self, a: &Type, b: &Type) -> Result<(), ()> {
+    fn unify_inner(&mut self, a: &Type, b: &Type) -> Result<(), Mismatch> {
         let (a, b) = (self.shallow(a), self.shallow(b));
         match (&a, &b) {
             (Type::Error, _) | (_, Type::Error) => Ok(()),
             (Type::Var(x), Type::Var(y)) if x == y => Ok(()),
             (Type::Var(x), t) | (t, Type::Var(x)) => {
                 if self.occurs(*x, t) {
-                    return Err(());
+                    return Err(Mismatch);
                 }
                 self.sol[*x as usize] = Some(t.clone());
                 Ok(())
@@ -82,7 +83,7 @@ impl Subst {
                 self.unify_inner(v1, v2)
             }
             (x, y) if x == y => Ok(()),
-            _ => Err(()),
+            _ => Err(Mismatch),
         }
     }
 
@@ -120,7 +121,7 @@ impl TypeCx for Subst {
         }
     }
 
-    fn unify(&mut self, a: &Type, b: &Type) -> Result<(), ()> {
+    fn unify(&mut self, a: &Type, b: &Type) -> Result<(), Mismatch> {
         // Leave both unchanged on failure.
         let saved = self.sol.clone();
         let r = self.unify_inner(a, b);

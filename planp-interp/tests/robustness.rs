@@ -188,6 +188,9 @@ fn pathological_inputs_end_in_diagnostics() {
         format!("val x = 1{}", " :: 1".repeat(100_000)),
         format!("val x = {}1", "not ".repeat(100_000)),
         format!("val x = let {} in 1 end", "val y = let ".repeat(30_000)),
+        // Regression: postfix type constructors were not counted as nesting, and the
+        // checker overflowed its stack on `int list list ... list`.
+        format!("val x : int {}= []", "list ".repeat(100_000)),
         "(*".repeat(100_000),
         "\"".repeat(100_001),
     ];
@@ -225,5 +228,9 @@ fn call_chains_are_bounded_statically() {
     let node = planp_interp::Node::new(ok, planp_interp::NodeConfig::default()).unwrap();
     assert_eq!(node.global(0), 300);
     let d = planp_interp::load("deep.planp", &chain(1000)).unwrap_err();
+    assert!(d.diags.iter().any(|d| d.name == "too-deep"), "{}", d.render_short());
+    // Regression: the passes over the call graph (initialisation order, stack size,
+    // evaluation depth) recursed along the chain and overflowed the native stack.
+    let d = planp_interp::load("deeper.planp", &chain(30_000)).unwrap_err();
     assert!(d.diags.iter().any(|d| d.name == "too-deep"), "{}", d.render_short());
 }

@@ -64,6 +64,15 @@ pub const PRIMS: &[Prim] = &[
         effectful: false,
     },
     Prim {
+        name: "ipTos",
+        signature: "ip -> int",
+        doc: "The type-of-service (DSCP and ECN) byte.",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 1, 1)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
         name: "ipProto",
         signature: "ip -> int",
         doc: "The protocol number of the payload (6 for TCP, 17 for UDP).",

@@ -82,7 +82,7 @@ fn key(cx: &mut dyn TypeCx, a: &[Type], k: &Type) -> Result<(), PrimTypeError> {
         return Err(PrimTypeError::at(1, format!("a `{given}` cannot be a key"))
             .with_help("keys are compared with `=`, and hash tables have no equality"));
     }
-    cx.unify(&a[1], k).map_err(|()| {
+    cx.unify(&a[1], k).map_err(|_| {
         PrimTypeError::at(
             1,
             format!("this table's keys are `{}`, but this key is `{}`", cx.resolve(k), cx.resolve(&a[1])),

@@ -171,6 +171,10 @@ impl fmt::Display for Type {
     }
 }
 
+/// Two types that cannot be made equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mismatch;
+
 /// What a typing function may do with types: make fresh variables, look through solved
 /// variables, and unify. The type checker implements it.
 pub trait TypeCx {
@@ -179,7 +183,7 @@ pub trait TypeCx {
     /// `t` with every solved variable replaced by its solution (deeply).
     fn resolve(&self, t: &Type) -> Type;
     /// Make `a` and `b` equal, or fail leaving both unchanged.
-    fn unify(&mut self, a: &Type, b: &Type) -> Result<(), ()>;
+    fn unify(&mut self, a: &Type, b: &Type) -> Result<(), Mismatch>;
 }
 
 /// Why a primitive rejects its arguments. `arg` names the offending argument (0-based)
@@ -233,7 +237,7 @@ pub mod check {
     pub fn arg(cx: &mut dyn TypeCx, args: &[Type], i: usize, want: &Type) -> Result<(), PrimTypeError> {
         let got = &args[i];
         cx.unify(got, want)
-            .map_err(|()| PrimTypeError::at(i, format!("expected `{}`, found `{}`", want, cx.resolve(got))))
+            .map_err(|_| PrimTypeError::at(i, format!("expected `{}`, found `{}`", want, cx.resolve(got))))
     }
 
     /// Argument `i` must be a hash table; returns its (key, value) types.
