@@ -30,7 +30,7 @@ pub enum Decl {
     Exception(Name),
     /// `channel NAME(ps : t, ss : t, p : t) [initstate e] is e`
     Channel(Box<ChannelDecl>),
-    /// A `val` or `fun` that did not parse after its name: the name is still declared
+    /// A `val`, `fun` or `channel` that did not parse after its name: the name is still declared
     /// (with an unknown type), so that its uses cause no further errors.
     Broken(BrokenKind, Name),
 }
@@ -42,6 +42,8 @@ pub enum BrokenKind {
     Val,
     /// A `fun`.
     Fun,
+    /// A `channel`.
+    Channel,
 }
 
 /// `val x [: t] = e`
@@ -170,6 +172,8 @@ pub enum BinOp {
     Ge,
     /// `::`
     Cons,
+    /// `@` (list append)
+    Append,
     /// `^`
     Concat,
     /// `andalso` or `and`
@@ -194,6 +198,7 @@ impl BinOp {
             BinOp::Gt => ">",
             BinOp::Ge => ">=",
             BinOp::Cons => "::",
+            BinOp::Append => "@",
             BinOp::Concat => "^",
             BinOp::AndAlso => "andalso",
             BinOp::OrElse => "orelse",

@@ -83,7 +83,7 @@ symbols! {
     LParen = "(", RParen = ")", LBracket = "[", RBracket = "]", Comma = ",", Semi = ";",
     Colon = ":", ColonColon = "::", Eq = "=", Ne = "<>", Lt = "<", Le = "<=", Gt = ">", Ge = ">=",
     Plus = "+", Minus = "-", Star = "*", Slash = "/", Percent = "%", Tilde = "~", Caret = "^",
-    Arrow = "=>", Bar = "|", Underscore = "_", Dot = ".",
+    Arrow = "=>", Bar = "|", Underscore = "_", Dot = ".", At = "@",
 }
 
 impl Tok {
@@ -192,7 +192,24 @@ impl Lexer<'_> {
             } else if c == b'"' {
                 self.pos += 1;
                 match self.string_body(start, b'"', "string") {
-                    Some(s) => self.push(Tok::Str(s), start),
+                    Some(s) => {
+                        // A string that runs over a line end usually lacks its closing quote.
+                        if let Some(nl) = self.src[start..self.pos].iter().position(|&c| c == b'\n') {
+                            let sp = Span::new(start, start + nl);
+                            self.diags.push(
+                                Diag::new(
+                                    Phase::Lex,
+                                    "multiline-string",
+                                    "this string runs over the end of its line",
+                                    sp,
+                                    "the string starts here",
+                                )
+                                .help("is its closing `\"` missing? (write `\\n` for a newline inside a string)")
+                                .warning(),
+                            );
+                        }
+                        self.push(Tok::Str(s), start)
+                    }
                     None => self.push(Tok::Error, start),
                 }
             } else if c == b'\'' {
@@ -421,6 +438,7 @@ impl Lexer<'_> {
                 "unexpected suffix",
             );
             d.labels.push(crate::diag::Label { span: Span::new(start, s), text: "this number".into() });
+            d.help = Some("numbers have no units or type suffixes; put a space between a number and a name".into());
         }
     }
 
@@ -436,7 +454,7 @@ impl Lexer<'_> {
                 self.error(
                     "unterminated-literal",
                     format!("this {what} literal is never closed"),
-                    Span::new(start, self.pos.max(start + 1).min(self.src.len().max(start))),
+                    Span::new(start, (start + 1).min(self.src.len())),
                     "starts here",
                 )
                 .help = Some(format!("close it with `{q}`"));
@@ -502,10 +520,13 @@ impl Lexer<'_> {
         self.pos += skip;
         let quote = if skip == 1 { b'\'' } else { b'"' };
         // `'a` with no closing quote on its line looks like an ML type variable.
-        if skip == 1 && is_ident_start(self.peek(0)) {
+        if skip == 1 && is_ident_start(self.peek(0)) && self.peek(1) != b'\'' {
             let line_end =
                 self.src[self.pos..].iter().position(|&c| c == b'\n').map_or(self.src.len(), |p| self.pos + p);
-            if !self.src[self.pos..line_end].contains(&b'\'') {
+            // After `:` or `*` we are in a type: `'a` there is a type variable even if a
+            // quote follows later on the line.
+            let in_type = matches!(self.out.last().map(|t| &t.tok), Some(Tok::Sym(Sym::Colon | Sym::Star)));
+            if in_type || !self.src[self.pos..line_end].contains(&b'\'') {
                 while is_ident_char(self.peek(0)) {
                     self.pos += 1;
                 }
@@ -531,6 +552,19 @@ impl Lexer<'_> {
             return;
         }
         let text = String::from_utf8_lossy(&body).escape_debug().to_string();
+        if let Ok(one) = std::str::from_utf8(&body)
+            && one.chars().count() == 1
+        {
+            let d = self.error(
+                "bad-char",
+                format!("a character is one byte, and `{one}` takes {} bytes in UTF-8", body.len()),
+                sp,
+                "not one byte",
+            );
+            d.help = Some(format!("use a string, \"{one}\", or the code of one byte, as in '\\233'"));
+            self.push(Tok::Error, start);
+            return;
+        }
         let d = self.error(
             "bad-char",
             format!("a character literal holds exactly one character, this one holds {}", body.len()),
@@ -553,6 +587,11 @@ impl Lexer<'_> {
             (b'&', b'&') => Some(("&&", Tok::Kw(Kw::Andalso), "boolean conjunction is written `andalso` (or `and`)")),
             (b'|', b'|') => Some(("||", Tok::Kw(Kw::Orelse), "boolean disjunction is written `orelse` (or `or`)")),
             (b'-', b'>') => Some(("->", Tok::Sym(Sym::Arrow), "a handler is written `E => e`")),
+            (b':', b'=') => Some((
+                ":=",
+                Tok::Sym(Sym::Eq),
+                "PLAN-P has no assignment: values that change live in the channel states and in hash tables",
+            )),
             (b'!', _) => Some(("!", Tok::Kw(Kw::Not), "boolean negation is written `not e`")),
             _ => None,
         };
@@ -589,6 +628,7 @@ impl Lexer<'_> {
             (b'^', _) => (Sym::Caret, 1),
             (b'|', _) => (Sym::Bar, 1),
             (b'.', _) => (Sym::Dot, 1),
+            (b'@', _) => (Sym::At, 1),
             _ => {
                 // Skip one whole UTF-8 character so spans stay on character boundaries.
                 let len = utf8_len(self.peek(0));
@@ -603,9 +643,8 @@ impl Lexer<'_> {
                 );
                 if shown == "&" {
                     d.help = Some("boolean conjunction is `andalso` (or `and`)".into());
-                } else if shown == "@" {
-                    d.help =
-                        Some("there is no list append operator: `::` adds one element at the front (`h :: l`)".into());
+                } else if shown.chars().next().is_some_and(char::is_alphabetic) {
+                    d.help = Some("names are made of ASCII letters, digits, `_` and `'`".into());
                 } else if shown == "{" || shown == "}" {
                     d.help = Some("PLAN-P groups expressions with `( ... )` and `let ... in ... end`".into());
                 }

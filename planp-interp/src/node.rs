@@ -91,7 +91,8 @@ impl Node {
         let mut m = Machine::new(&prog, rt);
         for init in &prog.inits {
             let g = &prog.globals[init.global.0 as usize];
-            let v = run_init(&prog, init, &mut m).map_err(|r| load_error(&prog, &mut m, r, &g.name, g.span))?;
+            let v = run_init(&prog, init, &mut m)
+                .map_err(|r| load_error(&prog, &mut m, r, &format!("`{}`", g.name), g.span))?;
             let v = m.rt.heap.promote(v, g.ty.is_ptr());
             m.set_global(init.global.0, v);
         }
@@ -99,7 +100,7 @@ impl Node {
         for ch in &prog.channels {
             let v = match &ch.init {
                 Some(init) => run_init(&prog, init, &mut m).map_err(|r| {
-                    load_error(&prog, &mut m, r, &format!("the initstate of channel {}", ch.name), ch.span)
+                    load_error(&prog, &mut m, r, &format!("the initstate of channel `{}`", ch.name), ch.span)
                 })?,
                 None => zero(&mut m.rt.heap, &ch.ss_type),
             };

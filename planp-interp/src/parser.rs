@@ -168,6 +168,9 @@ impl Parser {
             }
             Tok::Kw(Kw::Handle) => d.help("a handler follows `try`: write `try e handle E => e'`"),
             Tok::Ident(f) if f == "fn" => d.help("PLAN-P has no anonymous functions; define a named `fun`"),
+            Tok::Sym(Sym::Semi) if what.contains("`]`") || what.contains("`,`") => {
+                d.help("list elements and arguments are separated by `,`")
+            }
             _ => d,
         };
         d
@@ -204,6 +207,8 @@ impl Parser {
             }
             if k == Kw::Else {
                 d = d.help("in PLAN-P every `if` has an `else` branch");
+            } else if k == Kw::Is && self.at_sym(Sym::Eq) {
+                d = d.help("a channel's body follows `is`: `channel c(ps : t1, ss : t2, p : t3) is e`");
             }
             self.diags.push(d);
             Err(Fail)
@@ -220,6 +225,13 @@ impl Parser {
                 let d = self
                     .unexpected(what)
                     .help(format!("`{}` is a reserved word and cannot be used as a name", k.text()));
+                self.diags.push(d);
+                Err(Fail)
+            }
+            Tok::Sym(Sym::LParen) if what == "a name" => {
+                let d = self.unexpected(what).help(
+                    "PLAN-P has no patterns: bind the tuple to a name and take its components with `#1 t`, `#2 t`",
+                );
                 self.diags.push(d);
                 Err(Fail)
             }
@@ -324,7 +336,8 @@ impl Parser {
         }
         let ty = self.opt_annot()?;
         if name.text == "rec" && matches!(self.peek(), Tok::Ident(_)) {
-            let d = self.unexpected("`=`").help("PLAN-P has no `val rec` or `fn`: define functions with `fun f(x : t) : t = e` (they cannot be recursive)");
+            let d = Diag::new(Phase::Parse, "val-rec", "PLAN-P has no `val rec`", name.span, "not part of PLAN-P")
+                .help("define functions with `fun f(x : t) : t = e` (they cannot be recursive)");
             self.diags.push(d);
             return Err(Fail);
         }
@@ -371,8 +384,17 @@ impl Parser {
     fn channel_decl(&mut self) -> PResult<ChannelDecl> {
         let start = self.bump().span; // channel
         let name = self.name("a channel name")?;
+        if self.depth == 0 && self.decl_name.is_none() {
+            self.decl_name = Some((BrokenKind::Channel, name.clone()));
+        }
         let open = self.expect_sym(Sym::LParen)?;
         let ps = self.param()?;
+        if self.at_sym(Sym::RParen) {
+            let d = Diag::new(Phase::Parse, "channel-arity", "a channel has exactly three parameters, this one has one", self.span(), "the other two are missing")
+                .help("the parameters are the protocol state, the channel state and the packet: `channel c(ps : t1, ss : t2, p : t3)`");
+            self.diags.push(d);
+            return Err(Fail);
+        }
         self.expect_sym(Sym::Comma)?;
         let ss = self.param()?;
         if self.at_sym(Sym::RParen) {
@@ -499,6 +521,7 @@ impl Parser {
             Tok::Sym(Sym::Gt) => (BinOp::Gt, 5, 6),
             Tok::Sym(Sym::Ge) => (BinOp::Ge, 5, 6),
             Tok::Sym(Sym::ColonColon) => (BinOp::Cons, 7, 7),
+            Tok::Sym(Sym::At) => (BinOp::Append, 7, 7),
             Tok::Sym(Sym::Plus) => (BinOp::Add, 9, 10),
             Tok::Sym(Sym::Minus) => (BinOp::Sub, 9, 10),
             Tok::Sym(Sym::Caret) => (BinOp::Concat, 9, 10),
@@ -683,7 +706,12 @@ impl Parser {
                 ExprKind::Bool(false)
             }
             Tok::Ident(text)
-                if text == "fn" && matches!(self.toks[(self.pos + 1).min(self.toks.len() - 1)].tok, Tok::Ident(_)) =>
+                if text == "fn"
+                    && matches!(
+                        self.toks[(self.pos + 1).min(self.toks.len() - 1)].tok,
+                        Tok::Ident(_) | Tok::Sym(Sym::LParen)
+                    )
+                    && self.toks[self.pos..].iter().take(40).any(|t| t.tok == Tok::Sym(Sym::Arrow)) =>
             {
                 let d =
                     self.unexpected("an expression").help("PLAN-P has no anonymous functions; define a named `fun`");
@@ -693,6 +721,34 @@ impl Parser {
             Tok::Ident(text) => {
                 self.bump();
                 let name = Name { text, span: start };
+                // `f x`: in PLAN-P nothing can follow a variable directly; an ML
+                // programmer means a call. One error, and the declaration is dropped.
+                if matches!(
+                    self.peek(),
+                    Tok::Ident(_)
+                        | Tok::Int(_)
+                        | Tok::HexInt(_)
+                        | Tok::Str(_)
+                        | Tok::Char(_)
+                        | Tok::Host(_)
+                        | Tok::Hash(_)
+                ) {
+                    let help = match name.text.as_str() {
+                        "case" => "PLAN-P has no `case`: use `if ... then ... else`".to_string(),
+                        "ref" => {
+                            "PLAN-P has no references: keep changing values in the channel states or in hash tables"
+                                .to_string()
+                        }
+                        "fn" => "PLAN-P has no anonymous functions; define a named `fun`".to_string(),
+                        f => format!("to call `{f}`, put its arguments in parentheses: `{f}(...)`"),
+                    };
+                    let d = self
+                        .unexpected("an operator or the end of the expression")
+                        .label(start, "this is not a function call")
+                        .help(help);
+                    self.diags.push(d);
+                    return Err(Fail);
+                }
                 if self.at_sym(Sym::LParen) {
                     let open = self.bump().span;
                     let args = self.args(open)?;
@@ -778,6 +834,7 @@ impl Parser {
         if self.at_sym(Sym::Semi) {
             let mut elems = vec![first];
             while self.eat_sym(Sym::Semi) {
+                self.no_trailing_semicolon(Sym::RParen)?;
                 elems.push(self.expr()?);
             }
             let close = self.expect_close(Sym::RParen, open, "sequence")?;
@@ -790,6 +847,23 @@ impl Parser {
         }
         let close = self.expect_close(Sym::RParen, open, "parenthesis")?;
         Ok(Expr { span: open.to(close), ..first })
+    }
+
+    /// After a `;` in a sequence, a closing token means a `;` too many.
+    fn no_trailing_semicolon(&mut self, close: Sym) -> PResult<()> {
+        if self.at_sym(close) {
+            let d = Diag::new(
+                Phase::Parse,
+                "trailing-semicolon",
+                "`;` separates expressions; nothing follows this one",
+                self.prev_span(),
+                "remove this `;`",
+            )
+            .help("the value of a sequence is its last expression");
+            self.diags.push(d);
+            return Err(Fail);
+        }
+        Ok(())
     }
 
     fn let_expr(&mut self) -> PResult<Expr> {
@@ -821,6 +895,18 @@ impl Parser {
         self.bump(); // in
         let mut body = vec![self.expr()?];
         while self.eat_sym(Sym::Semi) {
+            if self.at_kw(Kw::End) {
+                let d = Diag::new(
+                    Phase::Parse,
+                    "trailing-semicolon",
+                    "`;` separates expressions; nothing follows this one",
+                    self.prev_span(),
+                    "remove this `;`",
+                )
+                .help("the value of a sequence is its last expression");
+                self.diags.push(d);
+                return Err(Fail);
+            }
             body.push(self.expr()?);
         }
         let end = self.expect_kw(Kw::End, Some((start, "this `let` needs an `end`")))?;

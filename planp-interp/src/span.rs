@@ -47,7 +47,8 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src[..floor_char_boundary(src, offset)];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // A byte-order mark is not a column.
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().filter(|&c| c != '\u{feff}').count()) + 1;
     (line, col)
 }
 

@@ -223,6 +223,8 @@ struct Checker {
     sends: Vec<(Owner, Span)>,
     /// Problems that do not stop the program from loading.
     warnings: Vec<Diag>,
+    /// Channels whose declaration did not parse (sends to them are not checked).
+    broken_chans: HashSet<String>,
 }
 
 /// Check a parsed program and resolve it. `name` and `text` are kept in the result for
@@ -250,6 +252,7 @@ pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Prog
         order_err: HashSet::new(),
         sends: Vec::new(),
         warnings: Vec::new(),
+        broken_chans: HashSet::new(),
     };
     for (i, (n, _)) in BUILTIN_EXCEPTIONS.iter().enumerate() {
         c.scopes[0].exns.insert(n.to_string(), Exn(i as u32));
@@ -507,6 +510,9 @@ impl Checker {
                     self.inits.push(None);
                     self.bind_top(name, Binding::Global(id));
                 }
+                ast::Decl::Broken(ast::BrokenKind::Channel, name) => {
+                    self.broken_chans.insert(name.text.clone());
+                }
                 ast::Decl::Broken(ast::BrokenKind::Fun, name) => {
                     let id = FunId(self.sigs.len() as u32);
                     self.sigs.push(FunSig {
@@ -671,6 +677,7 @@ impl Checker {
                     gi += 1;
                     self.inits[id.0 as usize] = Some(ir::Init { global: id, body: err_expr(name.span), frame_size: 0 });
                 }
+                ast::Decl::Broken(ast::BrokenKind::Channel, _) => {}
                 ast::Decl::Broken(ast::BrokenKind::Fun, name) => {
                     let id = FunId(fi);
                     fi += 1;
@@ -890,7 +897,7 @@ impl Checker {
                             Diag::new(
                                 Phase::Type,
                                 "projection",
-                                format!("`#{n}` of a tuple with {} components", ts.len()),
+                                format!("this tuple has {} components; there is no `#{n}`", ts.len()),
                                 *hash_span,
                                 "no such component",
                             )
@@ -1078,6 +1085,20 @@ impl Checker {
                     span,
                     "not found",
                 );
+                let ml = match n.text.as_str() {
+                    "nil" => Some("the empty list is written `[]`"),
+                    "True" | "TRUE" => Some("booleans are written `true` and `false`"),
+                    "False" | "FALSE" => Some("booleans are written `true` and `false`"),
+                    "NONE" | "SOME" | "None" | "Some" => {
+                        Some("PLAN-P has no option type; use an exception (`raise E` / `handle E`) or a flag")
+                    }
+                    "null" | "NULL" => Some("PLAN-P has no null; use an exception, `[]`, or a flag"),
+                    _ => None,
+                };
+                if let Some(h) = ml {
+                    self.error(d.help(h));
+                    return err_expr(span);
+                }
                 let values = self.all_value_names();
                 let prims = planp_primitives::all().iter().map(|p| p.name);
                 if planp_primitives::lookup(&n.text).is_some() {
@@ -1280,6 +1301,11 @@ impl Checker {
     }
 
     fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, op_span: Span, span: Span) -> Expr {
+        if op == BinOp::Append {
+            // `l1 @ l2` is the primitive `append(l1, l2)`.
+            let (pid, prim) = planp_primitives::lookup("append").expect("the primitive append exists");
+            return self.call_prim(pid, prim, &[a.clone(), b.clone()], span);
+        }
         let a = self.expr(a);
         let b = self.expr(b);
         let mk = |kind, ty| Expr { kind, ty, span };
@@ -1335,7 +1361,7 @@ impl Checker {
                         let mut d = Diag::new(
                             Phase::Type,
                             "cons",
-                            format!("`::` puts an element in front of a list, but `{tb}` is not a list of `{ta}`"),
+                            format!("`::` takes an element on its left and a list of such elements on its right, but these are `{ta}` and `{tb}`"),
                             op_span,
                             "here",
                         )
@@ -1344,7 +1370,7 @@ impl Checker {
                         let swapped = Type::List(Box::new(b.ty.clone()));
                         let mut trial = self.subst.clone();
                         if trial.unify(&a.ty, &swapped).is_ok() {
-                            d = d.help("the element comes first: `x :: list` (there is no append operator)");
+                            d = d.help("the element comes first: `x :: list`; to add at the end, write `list @ [x]`");
                         }
                         self.error(d);
                     }
@@ -1381,6 +1407,7 @@ impl Checker {
                 self.deferred.push(Deferred::Concat(t.clone(), op_span, a.span));
                 mk(ExprKind::Concat(Box::new(a), Box::new(b)), t)
             }
+            BinOp::Append => unreachable!("handled above"),
             BinOp::AndAlso | BinOp::OrElse => {
                 let ok = self.operands(text, &Type::Bool, &[&a, &b], op_span);
                 let kind = if op == BinOp::AndAlso {
@@ -1574,6 +1601,30 @@ impl Checker {
     }
 
     fn send(&mut self, form: SendForm, ch: &Name, pkt: &ast::Expr, dest: Option<&ast::Expr>, span: Span) -> Expr {
+        if let ast::ExprKind::Var(v) = &pkt.kind
+            && (v.text == "network" || self.chan_names.contains_key(&v.text))
+            && ch.text != "network"
+            && !self.chan_names.contains_key(&ch.text)
+        {
+            let how = if form == SendForm::Remote { "OnRemote" } else { "OnNeighbor" };
+            self.error(
+                Diag::new(
+                    Phase::Scope,
+                    "send-arguments",
+                    format!("`{how}` takes the channel first, then the packet"),
+                    pkt.span,
+                    "this is the channel",
+                )
+                .label(ch.span, "and this the packet")
+                .help(format!(
+                    "write `{how}({}, {}{})`",
+                    v.text,
+                    ch.text,
+                    if form == SendForm::Remote { "" } else { ", host" }
+                )),
+            );
+            return err_expr(span);
+        }
         let owner = self.owner();
         self.sends.push((owner, span));
         let pkt = self.expr(pkt);
@@ -1596,6 +1647,9 @@ impl Checker {
             return mk(ir::SendTarget { channel: ch.text.clone(), overload: 0, layout: None }, pkt, dest);
         }
         let Some(overloads) = self.chan_names.get(&ch.text).cloned() else {
+            if self.broken_chans.contains(&ch.text) {
+                return err_expr(span);
+            }
             let mut d = Diag::new(
                 Phase::Scope,
                 "undefined-channel",

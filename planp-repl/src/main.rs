@@ -110,8 +110,13 @@ fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
             Err(d) => {
                 ok = false;
                 eprint!("{}", render(&d, format));
-                let n = d.diags.len();
-                eprintln!("{f}: {n} error{}", if n == 1 { "" } else { "s" });
+                let errors = d.diags.iter().filter(|d| d.is_error()).count();
+                let warnings = d.diags.len() - errors;
+                let mut summary = format!("{f}: {errors} error{}", if errors == 1 { "" } else { "s" });
+                if warnings > 0 {
+                    summary.push_str(&format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }));
+                }
+                eprintln!("{summary}");
             }
         }
     }
@@ -127,6 +132,14 @@ fn eval(file: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !prog.warnings.is_empty() {
+        let w = planp_interp::Diagnostics {
+            name: file.to_owned(),
+            text: text.as_str().into(),
+            diags: prog.warnings.clone(),
+        };
+        eprint!("{}", render(&w, Format::Fancy));
+    }
     let node = match Node::new(prog.clone(), NodeConfig::default()) {
         Ok(n) => n,
         Err(e) => {

@@ -109,6 +109,6 @@ fn eval_reports_an_exception_in_an_initialiser() {
     let _ = std::fs::remove_file(&p);
     assert_eq!(out.status.code(), Some(1));
     let e = text(&out.stderr);
-    assert!(e.contains("uncaught exception `NotFound` while initialising x"), "{e}");
+    assert!(e.contains("uncaught exception `NotFound` while initialising `x`"), "{e}");
     assert!(e.contains(":2:9]"), "{e}");
 }

@@ -64,6 +64,15 @@ pub const PRIMS: &[Prim] = &[
         effectful: false,
     },
     Prim {
+        name: "append",
+        signature: "'a list * 'a list -> 'a list",
+        doc: "append(l1, l2), also written l1 @ l2: the elements of l1 followed by those of l2.",
+        typing: ty_append,
+        compute: append,
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
         name: "nth",
         signature: "'a list * int -> 'a",
         doc: "nth(l, i): element i of l, counting from 0; raises Subscript when there is none.",
@@ -123,6 +132,14 @@ fn ty_length(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     Ok(Type::Int)
 }
 
+fn ty_append(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 2)?;
+    let e = check::list(cx, a, 0)?;
+    let t = Type::List(Box::new(e));
+    check::arg(cx, a, 1, &t)?;
+    Ok(cx.resolve(&t))
+}
+
 fn ty_nth(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     check::arity(a, 2)?;
     let e = check::list(cx, a, 0)?;
@@ -173,6 +190,16 @@ fn rev(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
     while l != NIL {
         out = rt.heap.cons(rt.heap.head(l), out, head_ptr);
         l = rt.heap.tail(l);
+    }
+    Ok(out)
+}
+
+fn append(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
+    let head_ptr = matches!(&site.ret, Type::List(t) if t.is_ptr());
+    let first = rt.heap.list_to_vec(a[0]);
+    let mut out = a[1];
+    for &x in first.iter().rev() {
+        out = rt.heap.cons(x, out, head_ptr);
     }
     Ok(out)
 }

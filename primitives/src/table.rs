@@ -79,7 +79,7 @@ fn ty_mk(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
 fn key(cx: &mut dyn TypeCx, a: &[Type], k: &Type) -> Result<(), PrimTypeError> {
     let given = cx.resolve(&a[1]);
     if !given.admits_equality() {
-        return Err(PrimTypeError::at(1, format!("a `{given}` cannot be a key"))
+        return Err(PrimTypeError::at(1, format!("a key of type `{given}` cannot be compared"))
             .with_help("keys are compared with `=`, and hash tables have no equality"));
     }
     cx.unify(&a[1], k).map_err(|_| {
