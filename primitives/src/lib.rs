@@ -21,6 +21,7 @@ pub mod bytes;
 pub mod eth;
 pub mod io;
 pub mod ip;
+pub mod ip6;
 pub mod list;
 pub mod string;
 pub mod table;
@@ -73,8 +74,17 @@ pub struct PrimId(pub u32);
 fn registry() -> &'static [&'static Prim] {
     static ALL: OnceLock<Vec<&'static Prim>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let domains: &[&'static [Prim]] =
-            &[io::PRIMS, list::PRIMS, string::PRIMS, table::PRIMS, eth::PRIMS, ip::PRIMS, tcp::PRIMS, udp::PRIMS];
+        let domains: &[&'static [Prim]] = &[
+            io::PRIMS,
+            list::PRIMS,
+            string::PRIMS,
+            table::PRIMS,
+            eth::PRIMS,
+            ip::PRIMS,
+            ip6::PRIMS,
+            tcp::PRIMS,
+            udp::PRIMS,
+        ];
         let mut v: Vec<&'static Prim> = domains.iter().flat_map(|d| d.iter()).collect();
         v.sort_by_key(|p| p.name);
         v

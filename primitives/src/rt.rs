@@ -72,6 +72,59 @@ pub enum Effect {
     Send(Send),
 }
 
+/// The measured load of the node's outgoing link: bytes sent over a sliding window of
+/// time, from the timestamps of the packets (not the wall clock), so that replaying a
+/// capture measures what happened when it was taken.
+#[derive(Debug, Clone)]
+pub struct LinkLoad {
+    window_ns: u64,
+    samples: std::collections::VecDeque<(u64, u64)>,
+    bytes_in_window: u64,
+}
+
+impl Default for LinkLoad {
+    fn default() -> Self {
+        LinkLoad::new(1_000_000_000)
+    }
+}
+
+impl LinkLoad {
+    /// A meter over a window of `window_ns` nanoseconds (at least 1).
+    pub fn new(window_ns: u64) -> Self {
+        LinkLoad { window_ns: window_ns.max(1), samples: Default::default(), bytes_in_window: 0 }
+    }
+
+    /// The window's length in nanoseconds.
+    pub fn window_ns(&self) -> u64 {
+        self.window_ns
+    }
+
+    fn expire(&mut self, now_ns: u64) {
+        while let Some(&(t, b)) = self.samples.front() {
+            if t + self.window_ns > now_ns {
+                break;
+            }
+            self.samples.pop_front();
+            self.bytes_in_window -= b;
+        }
+    }
+
+    /// Record `bytes` sent at time `ts_ns` (times must not go backwards; an earlier time
+    /// counts as the latest one).
+    pub fn record(&mut self, ts_ns: u64, bytes: u64) {
+        let ts = self.samples.back().map_or(ts_ns, |&(t, _)| ts_ns.max(t));
+        self.expire(ts);
+        self.samples.push_back((ts, bytes));
+        self.bytes_in_window += bytes;
+    }
+
+    /// Bytes per second sent in the window that ends at `now_ns`.
+    pub fn bytes_per_second(&mut self, now_ns: u64) -> u64 {
+        self.expire(now_ns);
+        (self.bytes_in_window as u128 * 1_000_000_000 / self.window_ns as u128) as u64
+    }
+}
+
 /// The run-time context.
 #[derive(Debug, Default)]
 pub struct Rt {
@@ -82,6 +135,8 @@ pub struct Rt {
     pub this_host: u32,
     /// The time of the current packet, in nanoseconds since the Unix epoch.
     pub now_ns: u64,
+    /// The load of the outgoing link (`linkLoad`).
+    pub load: LinkLoad,
 }
 
 impl Rt {
@@ -129,6 +184,20 @@ impl Rt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_load_is_a_sliding_window_over_packet_times() {
+        let mut l = LinkLoad::new(1_000_000_000);
+        l.record(0, 1000);
+        l.record(500_000_000, 500);
+        assert_eq!(l.bytes_per_second(900_000_000), 1500);
+        // At t = 1 s the first sample leaves the window.
+        assert_eq!(l.bytes_per_second(1_000_000_000), 500);
+        assert_eq!(l.bytes_per_second(2_000_000_000), 0);
+        let mut half = LinkLoad::new(500_000_000);
+        half.record(0, 100);
+        assert_eq!(half.bytes_per_second(1), 200, "rates are per second whatever the window");
+    }
 
     #[test]
     fn prints_merge_and_sends_can_be_discarded() {

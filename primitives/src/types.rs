@@ -26,8 +26,10 @@ pub enum Type {
     Blob,
     /// `eth`: an Ethernet header.
     Eth,
-    /// `ip`: an IP header (with its options).
+    /// `ip`: an IPv4 header (with its options).
     Ip,
+    /// `ip6`: an IPv6 header (with its extension headers).
+    Ip6,
     /// `tcp`: a TCP header (with its options).
     Tcp,
     /// `udp`: a UDP header.
@@ -57,6 +59,7 @@ impl Type {
                 | Type::Blob
                 | Type::Eth
                 | Type::Ip
+                | Type::Ip6
                 | Type::Tcp
                 | Type::Udp
                 | Type::Tuple(_)
@@ -67,7 +70,7 @@ impl Type {
 
     /// Is this one of the four header types?
     pub fn is_header(&self) -> bool {
-        matches!(self, Type::Eth | Type::Ip | Type::Tcp | Type::Udp)
+        matches!(self, Type::Eth | Type::Ip | Type::Ip6 | Type::Tcp | Type::Udp)
     }
 
     /// Does the type admit `=` and `<>`, and may it be a hash-table key? Every type does
@@ -115,6 +118,7 @@ impl Type {
             "blob" => Type::Blob,
             "eth" => Type::Eth,
             "ip" => Type::Ip,
+            "ip6" => Type::Ip6,
             "tcp" => Type::Tcp,
             "udp" => Type::Udp,
             _ => return None,
@@ -133,6 +137,7 @@ impl Type {
             Type::Blob => f.write_str("blob"),
             Type::Eth => f.write_str("eth"),
             Type::Ip => f.write_str("ip"),
+            Type::Ip6 => f.write_str("ip6"),
             Type::Tcp => f.write_str("tcp"),
             Type::Udp => f.write_str("udp"),
             Type::Error => f.write_str("{error}"),

@@ -6,14 +6,14 @@
 
 use crate::heap::{Heap, NIL, Word};
 use crate::types::Type;
-use crate::{eth, ip, tcp, udp};
+use crate::{eth, ip, ip6, tcp, udp};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// Structural equality (`=`).
 pub fn equal(heap: &Heap, ty: &Type, a: Word, b: Word) -> bool {
     match ty {
-        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Tcp | Type::Udp => {
+        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Ip6 | Type::Tcp | Type::Udp => {
             a == b || heap.bytes(a) == heap.bytes(b)
         }
         Type::Tuple(ts) => {
@@ -141,6 +141,7 @@ pub fn repr(heap: &Heap, ty: &Type, w: Word, out: &mut String, budget: &mut usiz
         }
         Type::Eth => out.push_str(&eth::describe(heap.bytes(w))),
         Type::Ip => out.push_str(&ip::describe(heap.bytes(w))),
+        Type::Ip6 => out.push_str(&ip6::describe(heap.bytes(w))),
         Type::Tcp => out.push_str(&tcp::describe(heap.bytes(w))),
         Type::Udp => out.push_str(&udp::describe(heap.bytes(w))),
         Type::Tuple(ts) => {
@@ -235,7 +236,7 @@ pub fn encode(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
         Type::Bool => out.push((w != 0) as u8),
         Type::Char => out.push(w as u8),
         Type::Host => out.extend_from_slice(&(w as u32).to_be_bytes()),
-        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Tcp | Type::Udp => {
+        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Ip6 | Type::Tcp | Type::Udp => {
             let b = heap.bytes(w);
             out.extend_from_slice(&(b.len() as u32).to_be_bytes());
             out.extend_from_slice(b);
@@ -269,7 +270,7 @@ pub fn decode(heap: &mut Heap, ty: &Type, input: &mut &[u8]) -> Option<Word> {
         },
         Type::Char => take(input, 1)?[0] as Word,
         Type::Host => take_u32(input)? as Word,
-        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Tcp | Type::Udp => {
+        Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Ip6 | Type::Tcp | Type::Udp => {
             let n = take_u32(input)? as usize;
             let b = take(input, n)?;
             heap.alloc_bytes(b)
@@ -310,6 +311,7 @@ pub fn zero(heap: &mut Heap, ty: &Type) -> Word {
         Type::String | Type::Blob => heap.alloc_bytes(b""),
         Type::Eth => heap.alloc_bytes(&eth::minimal()),
         Type::Ip => heap.alloc_bytes(&ip::minimal()),
+        Type::Ip6 => heap.alloc_bytes(&ip6::minimal()),
         Type::Tcp => heap.alloc_bytes(&tcp::minimal()),
         Type::Udp => heap.alloc_bytes(&udp::minimal()),
         Type::Tuple(ts) => {
