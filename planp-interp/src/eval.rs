@@ -43,6 +43,8 @@ pub struct Machine {
     fp: usize,
     globals: Vec<Word>,
     strings: Vec<Word>,
+    /// What the packet being processed lets marshalling reuse (its transport checksum).
+    pub reuse: Option<packet::Reuse>,
 }
 
 /// A static value used as dynamic data. In the interpreter this is the identity; the
@@ -57,7 +59,14 @@ impl Machine {
     /// in the persistent heap, and globals all zero (the loader runs the initialisers).
     pub fn new(prog: &Program, mut rt: Rt) -> Machine {
         let strings = prog.strings.iter().map(|s| rt.heap.alloc_bytes_persistent(s)).collect();
-        Machine { rt, stack: vec![0; prog.stack_size.max(8)], fp: 0, globals: vec![0; prog.globals.len()], strings }
+        Machine {
+            rt,
+            stack: vec![0; prog.stack_size.max(8)],
+            fp: 0,
+            globals: vec![0; prog.globals.len()],
+            strings,
+            reuse: None,
+        }
     }
 
     // ---- the dynamic vocabulary ------------------------------------------------------
@@ -388,7 +397,7 @@ fn reverse(m: &mut Machine, mut l: Word, elem_ptr: bool) -> Word {
 /// Marshal a packet and record it as sent.
 fn send(m: &mut Machine, kind: SendKind, target: &crate::ir::SendTarget, ty: &Type, v: Word, neighbor: Option<u32>) {
     let bytes = match &target.layout {
-        Some(layout) => packet::marshal(layout, v, &m.rt.heap),
+        Some(layout) => packet::marshal(layout, v, &m.rt.heap, m.reuse.as_ref()),
         None => {
             let mut out = Vec::new();
             value::encode(&m.rt.heap, ty, v, &mut out);

@@ -16,6 +16,7 @@
 //! | `node.rs` | channel semantics: dispatch, states, effects, exceptions, memory |
 
 pub mod ast;
+pub mod capture;
 pub mod diag;
 pub mod eval;
 pub mod ir;
@@ -28,7 +29,8 @@ pub mod typeck;
 
 pub use diag::{Diag, Diagnostics};
 pub use ir::Program;
-pub use node::{Link, LoadError, Node, NodeConfig, Outcome};
+pub use node::{LoadError, Node, NodeConfig, Outcome};
+pub use packet::link::LinkType;
 
 use std::sync::Arc;
 

@@ -5,7 +5,10 @@
 //!   own channel state; both persist from packet to packet;
 //! - a packet is given to the first `network` channel, in program order, whose packet
 //!   type it matches; a packet that no channel takes passes on unchanged;
-//! - printed text and sent packets are effects, collected in order;
+//! - a packet sent on a user-defined channel (see `packet::encap`) is given to that
+//!   channel, if the program has it;
+//! - printed text and sent packets are effects, collected in order; sent packets become
+//!   frames of the input's link type;
 //! - an exception that escapes a channel ends that packet's processing: the states (hash
 //!   tables included) are as they were before the packet, the packets it sent are
 //!   discarded (what it printed stays), and the packet passes on unchanged;
@@ -15,27 +18,27 @@
 use crate::diag::{Diag, Phase};
 use crate::eval::{Machine, Raise, eval};
 use crate::ir::{Init, Program};
-use crate::packet::{Part, unmarshal};
+use crate::packet::link::{self, Decoded, LinkType, Net};
+use crate::packet::{Reuse, encap, ipv4_shape, ipv6_shape, unmarshal};
 use crate::span::Span;
 use planp_primitives::heap::HeapStats;
 use planp_primitives::value::{self, zero};
-use planp_primitives::{Effect, Heap, Rt, Word};
+use planp_primitives::{Effect, Heap, Rt, SendKind, Word};
 use std::sync::Arc;
 
-/// How the bytes given to [`Node::process`] begin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Link {
-    /// At the IPv4 header.
-    Ip,
-    /// At an Ethernet II header.
-    Ethernet,
-}
-
 /// Facts about the node a program runs on.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct NodeConfig {
     /// The node's address (`thisHost`).
     pub this_host: u32,
+    /// The window over which `linkLoad()` measures the outgoing link, in nanoseconds.
+    pub load_window_ns: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig { this_host: 0, load_window_ns: 1_000_000_000 }
+    }
 }
 
 /// An exception that escaped a channel (or an initialiser).
@@ -60,6 +63,9 @@ pub struct Outcome {
     pub exception: Option<Uncaught>,
     /// Does the packet pass on unchanged (no channel took it, or its channel failed)?
     pub pass_through: bool,
+    /// The frames the node sends, in order, of the input's link type: one for each packet
+    /// sent, or the input frame itself when it passes through.
+    pub frames: Vec<Vec<u8>>,
 }
 
 /// A node running one program.
@@ -88,6 +94,7 @@ impl Node {
     pub fn new(prog: Arc<Program>, cfg: NodeConfig) -> Result<Node, LoadError> {
         let mut rt = Rt::new();
         rt.this_host = cfg.this_host;
+        rt.load = planp_primitives::rt::LinkLoad::new(cfg.load_window_ns);
         let mut m = Machine::new(&prog, rt);
         for init in &prog.inits {
             let g = &prog.globals[init.global.0 as usize];
@@ -130,52 +137,127 @@ impl Node {
         &self.prog
     }
 
-    /// Process one packet whose bytes begin as `link` says, at time `now_ns`.
-    pub fn process(&mut self, link: Link, bytes: &[u8], now_ns: u64) -> Outcome {
+    /// Process one captured frame of link type `lt`, at time `now_ns`.
+    pub fn process(&mut self, lt: LinkType, frame: &[u8], now_ns: u64) -> Outcome {
         self.m.rt.now_ns = now_ns;
+        let d = link::decode(lt, frame);
         let prog = self.prog.clone();
-        let ip_start = match link {
-            Link::Ip => Some(0),
-            Link::Ethernet => (bytes.len() >= 14 && bytes[12..14] == [0x08, 0x00]).then_some(14),
-        };
-        for (i, ch) in prog.channels.iter().enumerate() {
-            let Some(layout) = &ch.layout else { continue };
-            let input = match (layout.parts[0], link) {
-                (Part::Eth, Link::Ethernet) => bytes,
-                (Part::Eth, Link::Ip) => continue,
-                (_, _) => match ip_start {
-                    Some(s) => &bytes[s..],
-                    None => continue,
-                },
-            };
-            if let Some(pkt) = unmarshal(layout, input, &mut self.m.rt.heap) {
-                return self.run(i, pkt);
+        let mut outcome = None;
+        if let Some((i, v)) = self.channel_packet(frame, &d) {
+            outcome = Some(self.run(i, v, None));
+        }
+        if outcome.is_none() && d.net != Net::Other {
+            let ethernet = lt.base() == 1;
+            for (i, ch) in prog.channels.iter().enumerate() {
+                let Some(layout) = &ch.layout else { continue };
+                if layout.net() != if d.net == Net::Ipv4 { crate::packet::Part::Ip } else { crate::packet::Part::Ip6 } {
+                    continue;
+                }
+                if let Some(pkt) = unmarshal(layout, frame, &d, ethernet, &mut self.m.rt.heap) {
+                    let net = &frame[d.link_len..d.net_end];
+                    let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
+                    outcome = Some(self.run(i, pkt, Some(reuse)));
+                    break;
+                }
             }
         }
-        self.m.rt.heap.reset_scratch();
-        Outcome { channel: None, effects: Vec::new(), exception: None, pass_through: true }
+        let mut o = outcome.unwrap_or_else(|| {
+            self.m.rt.heap.reset_scratch();
+            Outcome { channel: None, effects: Vec::new(), exception: None, pass_through: true, frames: Vec::new() }
+        });
+        o.frames = self.frames(lt, frame, &d, &o);
+        for f in &o.frames {
+            self.m.rt.load.record(now_ns, f.len() as u64);
+        }
+        o
     }
 
-    /// Deliver a packet sent on a user-defined channel (`OnRemote(c, v)` from a node
-    /// running this program): `bytes` is the value's canonical encoding.
-    pub fn deliver(&mut self, channel: &str, overload: u32, bytes: &[u8], now_ns: u64) -> Outcome {
-        self.m.rt.now_ns = now_ns;
+    /// A user-channel packet of this program (see [`encap`]) carried by the frame.
+    fn channel_packet(&mut self, frame: &[u8], d: &Decoded) -> Option<(usize, Word)> {
+        let net = frame.get(d.link_len..d.net_end)?;
+        let s = match d.net {
+            Net::Ipv4 => ipv4_shape(net)?,
+            Net::Ipv6 => ipv6_shape(net)?,
+            Net::Other => return None,
+        };
+        let udp = net.get(s.header_len..s.total_len)?;
+        if s.proto != 17 || s.fragment || udp.len() < 8 || u16::from_be_bytes([udp[2], udp[3]]) != encap::PORT {
+            return None;
+        }
+        let c = encap::parse(&udp[8..])?;
         let prog = self.prog.clone();
-        let found =
-            prog.channels.iter().position(|c| c.name == channel && c.overload == overload && c.layout.is_none());
-        if let Some(i) = found {
-            let mut input = bytes;
-            let v = value::decode(&mut self.m.rt.heap, &prog.channels[i].pkt_type, &mut input);
-            if let (Some(v), true) = (v, input.is_empty()) {
-                return self.run(i, v);
+        let i = prog
+            .channels
+            .iter()
+            .position(|ch| ch.layout.is_none() && ch.name == c.channel && ch.overload == u32::from(c.overload))?;
+        let mut input = c.value;
+        let v = value::decode(&mut self.m.rt.heap, &prog.channels[i].pkt_type, &mut input)?;
+        if !input.is_empty() {
+            self.m.rt.heap.reset_scratch();
+            return None;
+        }
+        Some((i, v))
+    }
+
+    /// The frames for an outcome: each sent packet in a frame of the input's link type,
+    /// or the input frame when it passes through.
+    fn frames(&self, lt: LinkType, frame: &[u8], d: &Decoded, o: &Outcome) -> Vec<Vec<u8>> {
+        if o.pass_through {
+            return vec![frame.to_vec()];
+        }
+        let ethernet = lt.base() == 1;
+        // Where user-channel packets go when sent with OnRemote: on to the destination
+        // of the packet being processed (IPv4), or to this node.
+        let here = self.m.rt.this_host;
+        let dst = match frame.get(d.link_len..d.net_end) {
+            Some(net) if d.net == Net::Ipv4 && net.len() >= 20 => {
+                u32::from_be_bytes([net[16], net[17], net[18], net[19]])
+            }
+            _ => here,
+        };
+        let mut out = Vec::new();
+        for e in &o.effects {
+            let Effect::Send(s) = e else { continue };
+            let net_packet;
+            let bytes: &[u8] = if s.channel == "network" {
+                let is_eth = s.bytes.first().is_some_and(|b| b >> 4 != 4 && b >> 4 != 6);
+                if is_eth && ethernet {
+                    out.push(s.bytes.clone());
+                    continue;
+                }
+                if is_eth {
+                    // An Ethernet frame built by the program, on a capture of another
+                    // link type: its IP packet goes in a frame of that type.
+                    let n = link::decode(LinkType::ETHERNET, &s.bytes).link_len.min(s.bytes.len());
+                    &s.bytes[n..]
+                } else {
+                    &s.bytes
+                }
+            } else {
+                let to = if s.kind == SendKind::Neighbor { s.neighbor.unwrap_or(dst) } else { dst };
+                net_packet = encap::packet(here, to, &s.channel, s.overload, &s.bytes);
+                &net_packet
+            };
+            if d.net == Net::Other && !matches!(lt.base(), 12 | 14 | 101 | 228 | 229) {
+                // No link header to reuse (cannot happen for packets a channel took).
+                out.push(bytes.to_vec());
+            } else {
+                out.push(link::encode(lt, frame, d, bytes));
             }
         }
-        self.m.rt.heap.reset_scratch();
-        Outcome { channel: None, effects: Vec::new(), exception: None, pass_through: true }
+        out
+    }
+
+    /// Deliver a packet sent on a user-defined channel directly (as if it had arrived in
+    /// the encapsulation of `packet::encap`): `bytes` is the value's canonical encoding.
+    pub fn deliver(&mut self, channel: &str, overload: u32, bytes: &[u8], now_ns: u64) -> Outcome {
+        let packet = encap::packet(self.m.rt.this_host, self.m.rt.this_host, channel, overload, bytes);
+        self.process(LinkType::RAW, &packet, now_ns)
     }
 
     /// Run channel `i` on packet value `pkt` (already in the scratch space).
-    fn run(&mut self, i: usize, pkt: Word) -> Outcome {
+    fn run(&mut self, i: usize, pkt: Word, reuse: Option<Reuse>) -> Outcome {
+        self.m.reuse = reuse;
         let prog = self.prog.clone();
         let ch = &prog.channels[i];
         let mark = self.m.rt.effects_len();
@@ -209,7 +291,8 @@ impl Node {
         if self.m.rt.heap.wants_collection() {
             self.collect();
         }
-        Outcome { channel: Some(i), effects, pass_through: exception.is_some(), exception }
+        self.m.reuse = None;
+        Outcome { channel: Some(i), effects, pass_through: exception.is_some(), exception, frames: Vec::new() }
     }
 
     /// Collect the persistent heap from the node's roots.

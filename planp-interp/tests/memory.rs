@@ -1,7 +1,7 @@
 //! Memory does not grow from packet to packet when the states do not: temporaries die
 //! with their packet, and replaced state values are collected.
 
-use planp_interp::{Link, Node, NodeConfig};
+use planp_interp::{LinkType, Node, NodeConfig};
 
 fn udp(n: u32) -> Vec<u8> {
     let payload = format!("packet {n}");
@@ -25,7 +25,7 @@ fn node(src: &str) -> Node {
 fn live_after(node: &mut Node, n: u32, checkpoints: &[u32]) -> Vec<usize> {
     let mut out = Vec::new();
     for i in 1..=n {
-        let o = node.process(Link::Ip, &udp(i), u64::from(i));
+        let o = node.process(LinkType::RAW, &udp(i), u64::from(i));
         assert!(o.channel.is_some());
         assert_eq!(node.heap_stats().scratch_objects, 0, "temporaries outlived their packet");
         if checkpoints.contains(&i) {

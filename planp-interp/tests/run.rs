@@ -21,7 +21,7 @@
 //! ```
 
 use expect_test::expect_file;
-use planp_interp::{Link, Node, NodeConfig, Outcome, span::line_col};
+use planp_interp::{LinkType, Node, NodeConfig, Outcome, span::line_col};
 use planp_primitives::bytes::internet_checksum;
 use planp_primitives::{Effect, SendKind, value};
 use std::fmt::Write as _;
@@ -261,7 +261,7 @@ fn transcript(name: &str, text: &str) -> String {
         Ok(p) => p,
         Err(d) => panic!("{name} does not load:\n{}", d.render_plain()),
     };
-    let mut node = match Node::new(prog.clone(), NodeConfig { this_host: 0x0a00_00fe }) {
+    let mut node = match Node::new(prog.clone(), NodeConfig { this_host: 0x0a00_00fe, ..NodeConfig::default() }) {
         Ok(n) => n,
         Err(e) => {
             let (l, c) = line_col(text, e.diag.span().start as usize);
@@ -328,7 +328,7 @@ fn transcript(name: &str, text: &str) -> String {
             Input::Packet(bytes, desc) => {
                 n += 1;
                 let _ = writeln!(out, "packet {n}: {desc}");
-                let o = node.process(Link::Ip, &bytes, n * 1_000_000);
+                let o = node.process(LinkType::RAW, &bytes, n * 1_000_000);
                 report(&mut out, &o, &mut queue, loopback);
             }
             Input::Deliver(ch, ov, bytes) => {

@@ -4,6 +4,8 @@
 //! when the output is a terminal, and turned into exit codes:
 //! 0 success, 1 a program has errors (or a file cannot be read), 2 bad usage.
 
+mod run;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use planp_interp::{Node, NodeConfig, load};
 use planp_primitives::{Effect, value};
@@ -40,6 +42,26 @@ enum Cmd {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Feed every packet of a capture through a program on one node.
+    Run {
+        /// Program file.
+        program: String,
+        /// The input capture (pcap or pcapng).
+        #[arg(long)]
+        pcap: String,
+        /// Write the frames the node sends to this pcap file.
+        #[arg(long)]
+        out: Option<String>,
+        /// The node's address (`thisHost()`).
+        #[arg(long, default_value = "0.0.0.0")]
+        host: std::net::Ipv4Addr,
+        /// Print one line per event (packet in, channel, print, packet out, exception).
+        #[arg(long)]
+        trace: bool,
+        /// Stop after this many packets.
+        #[arg(long)]
+        limit: Option<u64>,
+    },
     /// Load a program on a node: run its top-level initialisers and show the values of
     /// its top-level `val`s, what they printed, and the initial states.
     Eval {
@@ -61,6 +83,12 @@ fn render(d: &planp_interp::Diagnostics, format: Format) -> String {
         }
         Format::Fancy => d.render_plain(),
     }
+}
+
+/// Print diagnostics about a program to stderr.
+pub(crate) fn print_diags(name: &str, text: &std::sync::Arc<str>, diags: Vec<planp_interp::Diag>) {
+    let d = planp_interp::Diagnostics { name: name.to_owned(), text: text.clone(), diags };
+    eprint!("{}", render(&d, Format::Fancy));
 }
 
 fn read(path: &str) -> Option<String> {
@@ -170,5 +198,19 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose } => check(&files, format, verbose),
         Cmd::Eval { file } => eval(&file),
+        Cmd::Run { program, pcap, out, host, trace, limit } => {
+            let Some(text) = read(&program) else { return ExitCode::from(1) };
+            let prog = match load(&program, &text) {
+                Ok(p) => p,
+                Err(d) => {
+                    eprint!("{}", render(&d, Format::Fancy));
+                    return ExitCode::from(1);
+                }
+            };
+            if !prog.warnings.is_empty() {
+                print_diags(&program, &prog.text, prog.warnings.clone());
+            }
+            run::run(&run::RunArgs { program, pcap, out, host, trace, limit }, prog)
+        }
     }
 }

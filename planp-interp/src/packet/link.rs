@@ -1,0 +1,314 @@
+//! Link layers: where the network packet starts in a captured frame, and how a network
+//! packet is put back into a frame of the same link type.
+//!
+//! Supported link types (the pcap `LINKTYPE_` numbers): Ethernet (1) with 802.1Q and
+//! 802.1ad (QinQ) tags, BSD loopback (0, and OpenBSD's 108), PPP (9), raw IP (101, and
+//! 12/14 on some systems), Linux cooked captures v1 (113) and v2 (276), raw IPv4 (228)
+//! and IPv6 (229), and NFLOG (239). Frames of other link types, and frames whose network
+//! protocol is neither IPv4 nor IPv6, carry no IP packet: no `network` channel sees them,
+//! and they pass through unchanged.
+//!
+//! Written by hand: each link header is a few fixed fields, and what matters here (the
+//! offset of the IP header, the field to rewrite when the IP version changes) is not
+//! what the header crates expose.
+
+use planp_primitives::bytes::get;
+
+/// A pcap link type: the `network` field of a pcap header or the link type of a pcapng
+/// interface. The low 16 bits are the type; the upper bits of the pcap field may say
+/// that frames end with a frame check sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet.
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// PPP, with or without the HDLC address and control bytes.
+    pub const PPP: LinkType = LinkType(9);
+    /// Raw IP (IPv4 or IPv6, by the version nibble).
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: a 4-byte address family, big-endian.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture, version 1.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux netfilter log messages.
+    pub const NFLOG: LinkType = LinkType(239);
+    /// Linux cooked capture, version 2.
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// The link type without the FCS bits.
+    pub fn base(self) -> u32 {
+        self.0 & 0xffff
+    }
+
+    /// The name tcpdump uses for it.
+    pub fn name(self) -> String {
+        match self.base() {
+            0 => "NULL".into(),
+            1 => "EN10MB".into(),
+            9 => "PPP".into(),
+            12 | 14 | 101 => "RAW".into(),
+            108 => "LOOP".into(),
+            113 => "LINUX_SLL".into(),
+            228 => "IPV4".into(),
+            229 => "IPV6".into(),
+            239 => "NFLOG".into(),
+            276 => "LINUX_SLL2".into(),
+            n => format!("linktype {n}"),
+        }
+    }
+}
+
+/// The network protocol a frame carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Net {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+    /// Anything else (ARP, LLDP, ...), or a frame too short to tell.
+    Other,
+}
+
+/// Where the network packet is in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// Bytes of link header before the network packet (for Ethernet, the 14-byte header
+    /// and any VLAN tags).
+    pub link_len: usize,
+    /// Where the network packet's bytes end (for NFLOG, the end of the payload TLV's
+    /// value; otherwise the end of the frame, trailers included).
+    pub net_end: usize,
+    /// The network protocol.
+    pub net: Net,
+}
+
+/// The IP version announced by the first byte of a network packet. Frames labelled IPv4
+/// or IPv6 by their link header are classified by this nibble, as tshark does.
+fn by_version(b: &[u8], at: usize) -> Net {
+    match b.get(at).map(|v| v >> 4) {
+        Some(4) => Net::Ipv4,
+        Some(6) => Net::Ipv6,
+        _ => Net::Other,
+    }
+}
+
+fn ethertype_net(b: &[u8], at: usize, ethertype: u64) -> Net {
+    match ethertype {
+        0x0800 | 0x86dd => by_version(b, at),
+        _ => Net::Other,
+    }
+}
+
+/// Is this EtherType a VLAN tag (802.1Q, 802.1ad, or the old QinQ 0x9100)?
+fn is_tag(t: u64) -> bool {
+    matches!(t, 0x8100 | 0x88a8 | 0x9100)
+}
+
+/// Where the network packet starts in `frame`, and which protocol it is. Never panics;
+/// a frame too short for its link header carries no network packet.
+pub fn decode(lt: LinkType, frame: &[u8]) -> Decoded {
+    let n = frame.len();
+    let none = Decoded { link_len: n, net_end: n, net: Net::Other };
+    let at = |link_len: usize, net: Net| if link_len <= n { Decoded { link_len, net_end: n, net } } else { none };
+    match lt.base() {
+        1 => {
+            if n < 14 {
+                return none;
+            }
+            let (mut off, mut t) = (12, get(frame, 12, 2));
+            while is_tag(t) && off + 6 <= n {
+                off += 4;
+                t = get(frame, off, 2);
+            }
+            if is_tag(t) {
+                return none;
+            }
+            at(off + 2, ethertype_net(frame, off + 2, t))
+        }
+        0 | 108 => {
+            if n < 4 {
+                return none;
+            }
+            let le = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+            let be = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+            let family = if lt.base() == 108 || le > 0xffff { be } else { le };
+            let net = match family {
+                2 => Net::Ipv4,
+                24 | 28 | 30 => Net::Ipv6,
+                _ => Net::Other,
+            };
+            at(4, if net == Net::Other { net } else { by_version(frame, 4) })
+        }
+        9 => {
+            let off = if frame.starts_with(&[0xff, 0x03]) { 2 } else { 0 };
+            let (proto_len, proto) = if frame.get(off).is_some_and(|b| b & 1 == 1) {
+                (1, get(frame, off, 1)) // a compressed one-byte protocol field
+            } else {
+                (2, get(frame, off, 2))
+            };
+            let net = match proto {
+                0x0021 => Net::Ipv4,
+                0x0057 => Net::Ipv6,
+                _ => Net::Other,
+            };
+            at(off + proto_len, net)
+        }
+        12 | 14 | 101 => at(0, by_version(frame, 0)),
+        228 => at(0, if by_version(frame, 0) == Net::Ipv4 { Net::Ipv4 } else { Net::Other }),
+        229 => at(0, if by_version(frame, 0) == Net::Ipv6 { Net::Ipv6 } else { Net::Other }),
+        113 => {
+            if n < 16 {
+                return none;
+            }
+            at(16, ethertype_net(frame, 16, get(frame, 14, 2)))
+        }
+        276 => {
+            if n < 20 {
+                return none;
+            }
+            at(20, ethertype_net(frame, 20, get(frame, 0, 2)))
+        }
+        239 => decode_nflog(frame),
+        _ => none,
+    }
+}
+
+/// NFLOG: a 4-byte header (address family, version, resource id), then TLVs with
+/// little-endian 16-bit length (header included) and type, each padded to 4 bytes; the
+/// packet is the value of the TLV of type 9.
+fn decode_nflog(frame: &[u8]) -> Decoded {
+    let n = frame.len();
+    let none = Decoded { link_len: n, net_end: n, net: Net::Other };
+    let mut off = 4;
+    while off + 4 <= n {
+        let len = u16::from_le_bytes([frame[off], frame[off + 1]]) as usize;
+        let ty = u16::from_le_bytes([frame[off + 2], frame[off + 3]]);
+        if len < 4 || off + len > n {
+            return none;
+        }
+        if ty == 9 {
+            let net = match frame[0] {
+                2 => Net::Ipv4,
+                10 => Net::Ipv6,
+                _ => Net::Other,
+            };
+            return Decoded { link_len: off + 4, net_end: off + len, net };
+        }
+        off += (len + 3) & !3;
+    }
+    none
+}
+
+/// A frame of the same link type as `original` carrying the network packet `net_packet`
+/// instead of the original's: the original's link header is kept, with its
+/// protocol field (EtherType, family, ...) and any length field made right for the new
+/// packet. For link types without a header, the frame is the packet.
+pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> Vec<u8> {
+    let v6 = net_packet.first().is_some_and(|b| b >> 4 == 6);
+    let mut out = Vec::with_capacity(d.link_len + net_packet.len() + 8);
+    let header = &original[..d.link_len.min(original.len())];
+    out.extend_from_slice(header);
+    let l = out.len();
+    match lt.base() {
+        1 if l >= 2 => out[l - 2..].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
+        113 if l >= 16 => out[14..16].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
+        276 if l >= 20 => out[0..2].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
+        0 | 108 if l >= 4 => {
+            let old = &header[..4];
+            let big = lt.base() == 108 || u32::from_le_bytes([old[0], old[1], old[2], old[3]]) > 0xffff;
+            let family: u32 = if v6 { if d.net == Net::Ipv6 { family_of(old, big) } else { 24 } } else { 2 };
+            out[..4].copy_from_slice(&if big { family.to_be_bytes() } else { family.to_le_bytes() });
+        }
+        9 if l >= 1 => {
+            let p: u16 = if v6 { 0x0057 } else { 0x0021 };
+            if out[l - 1] & 1 == 1 && (l == 1 || out[l - 2] == 0x03) {
+                out[l - 1] = p as u8; // compressed protocol field
+            } else if l >= 2 {
+                out[l - 2..].copy_from_slice(&p.to_be_bytes());
+            }
+        }
+        239 if l >= 8 => {
+            out[0] = if v6 { 10 } else { 2 };
+            let len = (net_packet.len() + 4).min(0xffff) as u16;
+            out[l - 4..l - 2].copy_from_slice(&len.to_le_bytes());
+        }
+        _ => {}
+    }
+    out.extend_from_slice(net_packet);
+    if lt.base() == 239 {
+        // Pad the payload TLV, then keep the TLVs that followed it.
+        while (out.len() - d.link_len) % 4 != 0 {
+            out.push(0);
+        }
+        let after = (d.net_end + 3) & !3;
+        if after < original.len() {
+            out.extend_from_slice(&original[after..]);
+        }
+    }
+    out
+}
+
+fn family_of(b: &[u8], big: bool) -> u32 {
+    if big { u32::from_be_bytes([b[0], b[1], b[2], b[3]]) } else { u32::from_le_bytes([b[0], b[1], b[2], b[3]]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ethernet_with_two_tags() {
+        let mut f = vec![0u8; 12];
+        f.extend([0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x08, 0x00, 0x45, 0]);
+        let d = decode(LinkType::ETHERNET, &f);
+        assert_eq!((d.link_len, d.net), (22, Net::Ipv4));
+        let out = encode(LinkType::ETHERNET, &f, &d, &[0x60, 1, 2]);
+        assert_eq!(&out[20..22], &[0x86, 0xdd], "the innermost EtherType follows the IP version");
+        assert_eq!(&out[12..14], &[0x88, 0xa8], "tags are kept");
+    }
+
+    #[test]
+    fn nflog_payload_tlv() {
+        // header, a 8-byte TLV of type 1, the payload TLV (type 9) with 5 bytes, padding.
+        let mut f = vec![2, 0, 0, 0];
+        f.extend([8, 0, 1, 0, 0xaa, 0xbb, 0xcc, 0xdd]);
+        f.extend([9, 0, 9, 0, 0x45, 1, 2, 3, 4, 0, 0, 0]);
+        let d = decode(LinkType::NFLOG, &f);
+        assert_eq!((d.link_len, d.net_end, d.net), (16, 21, Net::Ipv4));
+        let out = encode(LinkType::NFLOG, &f, &d, &[0x45, 9, 9]);
+        assert_eq!(&out[12..14], &[7, 0]);
+        assert_eq!(out.len() % 4, 0);
+    }
+
+    #[test]
+    fn short_and_unknown_frames_carry_nothing() {
+        for lt in [0, 1, 9, 101, 108, 113, 228, 229, 239, 276, 147] {
+            for n in 0..24 {
+                let f = vec![0x45; n];
+                let d = decode(LinkType(lt), &f);
+                assert!(d.link_len <= n.max(d.link_len));
+                if d.net != Net::Other {
+                    assert!(d.link_len <= n);
+                }
+            }
+        }
+        assert_eq!(decode(LinkType(147), &[0x45; 40]).net, Net::Other);
+    }
+
+    #[test]
+    fn loopback_family_in_either_byte_order() {
+        let le = [2, 0, 0, 0, 0x45];
+        let be = [0, 0, 0, 30, 0x60];
+        assert_eq!(decode(LinkType::NULL, &le).net, Net::Ipv4);
+        assert_eq!(decode(LinkType::NULL, &be).net, Net::Ipv6);
+        let d = decode(LinkType::NULL, &be);
+        assert_eq!(encode(LinkType::NULL, &be, &d, &[0x60])[..4], [0, 0, 0, 30]);
+    }
+}

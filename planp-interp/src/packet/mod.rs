@@ -1,0 +1,614 @@
+//! Packet types: which types a `network` channel may take, when a packet matches one,
+//! and how packet values are read from and written to bytes.
+//!
+//! A packet type is a header stack followed by payload fields:
+//! `[eth *] (ip | ip6) [* tcp | * udp] [* field ...]`, where a field is `char` (1 byte),
+//! `bool` (1 byte, 0 or 1), `int` (4 bytes, big-endian, sign-extended), `host` (4 bytes),
+//! `string` (bytes up to a NUL, which is consumed) or `blob` (all remaining bytes; last
+//! field only). A packet matches when every header is present and well formed and the
+//! fields consume its payload exactly (a final `blob` takes whatever is left). The
+//! specification is `docs/packets.md`.
+//!
+//! - [`link`]: where the IP packet is in a captured frame, and how to put one back;
+//! - [`checksum`]: full and incremental Internet checksums;
+//! - [`encap`]: how packets of user-defined channels travel between nodes.
+
+pub mod checksum;
+pub mod describe;
+pub mod encap;
+pub mod link;
+
+use link::{Decoded, Net};
+use planp_primitives::bytes::get;
+use planp_primitives::{Heap, Type, Word, ip, tcp};
+
+/// One component of a packet type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// Ethernet II header, with any VLAN tags.
+    Eth,
+    /// IPv4 header with options.
+    Ip,
+    /// IPv6 header with extension headers.
+    Ip6,
+    /// TCP header with options.
+    Tcp,
+    /// UDP header.
+    Udp,
+    /// One byte.
+    Char,
+    /// One byte, 0 or 1.
+    Bool,
+    /// Four bytes, big-endian two's complement.
+    Int,
+    /// Four bytes, an IPv4 address.
+    Host,
+    /// Bytes up to a NUL.
+    String,
+    /// The rest of the packet.
+    Blob,
+}
+
+impl Part {
+    fn is_ptr(self) -> bool {
+        !matches!(self, Part::Char | Part::Bool | Part::Int | Part::Host)
+    }
+}
+
+/// How a packet type is laid out on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PacketLayout {
+    /// The components, in order.
+    pub parts: Vec<Part>,
+}
+
+impl PacketLayout {
+    /// Is the packet value a tuple (more than one component)?
+    pub fn is_tuple(&self) -> bool {
+        self.parts.len() > 1
+    }
+
+    /// Does the type start at the link layer (with `eth`)?
+    pub fn starts_with_eth(&self) -> bool {
+        self.parts.first() == Some(&Part::Eth)
+    }
+
+    /// The network part (`ip` or `ip6`).
+    pub fn net(&self) -> Part {
+        self.parts[self.starts_with_eth() as usize]
+    }
+
+    /// The pointer mask of the packet tuple.
+    pub fn mask(&self) -> u64 {
+        self.parts.iter().enumerate().fold(0, |m, (i, p)| if p.is_ptr() { m | 1 << i } else { m })
+    }
+}
+
+/// The layout of a `network` packet type, or why the type is not one.
+pub fn layout_of(ty: &Type) -> Result<PacketLayout, String> {
+    let comps: Vec<&Type> = match ty {
+        Type::Tuple(ts) => ts.iter().collect(),
+        t => vec![t],
+    };
+    let mut parts = Vec::new();
+    let mut i = 0;
+    if comps.first() == Some(&&Type::Eth) {
+        parts.push(Part::Eth);
+        i += 1;
+    }
+    match comps.get(i) {
+        Some(Type::Ip) => parts.push(Part::Ip),
+        Some(Type::Ip6) => parts.push(Part::Ip6),
+        _ => {
+            return Err("a packet type starts with `ip` or `ip6` (after an optional `eth`), as in `ip*tcp*blob`".into());
+        }
+    }
+    i += 1;
+    match comps.get(i) {
+        Some(Type::Tcp) => {
+            parts.push(Part::Tcp);
+            i += 1;
+        }
+        Some(Type::Udp) => {
+            parts.push(Part::Udp);
+            i += 1;
+        }
+        _ => {}
+    }
+    for (k, t) in comps.iter().enumerate().skip(i) {
+        let p = match t {
+            Type::Char => Part::Char,
+            Type::Bool => Part::Bool,
+            Type::Int => Part::Int,
+            Type::Host => Part::Host,
+            Type::String => Part::String,
+            Type::Blob if k + 1 == comps.len() => Part::Blob,
+            Type::Blob => {
+                return Err("`blob` takes the rest of the packet, so it can only be the last component".into());
+            }
+            t if t.is_header() => {
+                return Err(format!(
+                    "`{t}` is out of place: headers come first, in the order eth, ip or ip6, tcp or udp"
+                ));
+            }
+            t => {
+                return Err(format!(
+                    "`{t}` cannot be part of a packet: payload fields are `char`, `bool`, `int`, `host`, `string` and a final `blob`"
+                ));
+            }
+        };
+        parts.push(p);
+    }
+    Ok(PacketLayout { parts })
+}
+
+/// The IPv6 extension headers that may come between the fixed header and the transport
+/// header: hop-by-hop options, routing, fragment, destination options, authentication,
+/// mobility, HIP, shim6.
+fn is_ipv6_extension(next: u8) -> bool {
+    matches!(next, 0 | 43 | 44 | 51 | 60 | 135 | 139 | 140)
+}
+
+/// The shape of an IP packet: header length, payload protocol, whether it is a fragment,
+/// and where it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpShape {
+    /// Bytes of IP header (IPv4 options, or IPv6 extension headers, included).
+    pub header_len: usize,
+    /// The protocol of the payload (after IPv6 extension headers).
+    pub proto: u8,
+    /// Is the packet a fragment (not the whole datagram)?
+    pub fragment: bool,
+    /// The packet's length: the end of the datagram within the bytes (anything after is
+    /// link-layer padding or trailer).
+    pub total_len: usize,
+}
+
+/// Parse an IPv4 header at the start of `b`. A total length of 0 (as captured with
+/// segmentation offload) means "the captured bytes".
+pub fn ipv4_shape(b: &[u8]) -> Option<IpShape> {
+    if b.len() < 20 || b[0] >> 4 != 4 {
+        return None;
+    }
+    let hl = ip::header_len(b);
+    let total = match get(b, 2, 2) as usize {
+        0 => b.len(),
+        t => t,
+    };
+    if hl < 20 || total < hl || total > b.len() {
+        return None;
+    }
+    Some(IpShape { header_len: hl, proto: b[9], fragment: get(b, 6, 2) & 0x3fff != 0, total_len: total })
+}
+
+/// Parse an IPv6 header and its extension headers at the start of `b`. A payload length
+/// of 0 (jumbograms, segmentation offload) means "the captured bytes".
+pub fn ipv6_shape(b: &[u8]) -> Option<IpShape> {
+    if b.len() < 40 || b[0] >> 4 != 6 {
+        return None;
+    }
+    let total = match get(b, 4, 2) as usize {
+        0 => b.len(),
+        p => 40 + p,
+    };
+    if total > b.len() {
+        return None;
+    }
+    let (mut off, mut next, mut fragment) = (40usize, b[6], false);
+    while is_ipv6_extension(next) {
+        if off + 8 > total {
+            return None;
+        }
+        let len = match next {
+            44 => {
+                fragment |= get(b, off + 2, 2) & 0xfff9 != 0;
+                8
+            }
+            51 => (b[off + 1] as usize + 2) * 4,
+            _ => (b[off + 1] as usize + 1) * 8,
+        };
+        next = b[off];
+        off += len;
+        if off > total {
+            return None;
+        }
+    }
+    Some(IpShape { header_len: off, proto: next, fragment, total_len: total })
+}
+
+/// The length of an Ethernet header with its VLAN tags at the start of `b`.
+fn eth_len(b: &[u8]) -> Option<usize> {
+    let d = link::decode(link::LinkType::ETHERNET, b);
+    (d.net != Net::Other).then_some(d.link_len)
+}
+
+/// Read a packet of layout `layout` from a frame, or `None` if it does not match.
+/// `frame` is the whole captured frame and `d` where its network packet is;
+/// `ethernet` says whether the frame is an Ethernet frame (only those match types
+/// that start with `eth`). Header and field values are allocated in the scratch space.
+pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, ethernet: bool, heap: &mut Heap) -> Option<Word> {
+    let mut vals: Vec<Word> = Vec::with_capacity(layout.parts.len());
+    let mut rest: &[u8] = frame.get(d.link_len..d.net_end)?;
+    let mut shape: Option<IpShape> = None;
+    for &part in &layout.parts {
+        match part {
+            Part::Eth => {
+                if !ethernet {
+                    return None;
+                }
+                let n = eth_len(frame)?;
+                vals.push(heap.alloc_bytes(&frame[..n]));
+            }
+            Part::Ip | Part::Ip6 => {
+                let s = if part == Part::Ip { ipv4_shape(rest)? } else { ipv6_shape(rest)? };
+                vals.push(heap.alloc_bytes(&rest[..s.header_len]));
+                rest = &rest[s.header_len..s.total_len];
+                shape = Some(s);
+            }
+            Part::Tcp => {
+                let s = shape?;
+                if s.proto != 6 || s.fragment || rest.len() < 20 {
+                    return None;
+                }
+                let hl = tcp::header_len(rest);
+                if hl < 20 || hl > rest.len() {
+                    return None;
+                }
+                vals.push(heap.alloc_bytes(&rest[..hl]));
+                rest = &rest[hl..];
+            }
+            Part::Udp => {
+                let s = shape?;
+                if s.proto != 17 || s.fragment || rest.len() < 8 {
+                    return None;
+                }
+                let len = match get(rest, 4, 2) as usize {
+                    0 => rest.len(), // IPv6 jumbograms, segmentation offload
+                    l => l,
+                };
+                if len < 8 || len > rest.len() {
+                    return None;
+                }
+                vals.push(heap.alloc_bytes(&rest[..8]));
+                rest = &rest[8..len];
+            }
+            Part::Char => {
+                let (&c, r) = rest.split_first()?;
+                vals.push(c as Word);
+                rest = r;
+            }
+            Part::Bool => {
+                let (&c, r) = rest.split_first()?;
+                if c > 1 {
+                    return None;
+                }
+                vals.push(c as Word);
+                rest = r;
+            }
+            Part::Int => {
+                let (f, r) = rest.split_at_checked(4)?;
+                vals.push(i32::from_be_bytes(f.try_into().ok()?) as i64 as Word);
+                rest = r;
+            }
+            Part::Host => {
+                let (f, r) = rest.split_at_checked(4)?;
+                vals.push(u32::from_be_bytes(f.try_into().ok()?) as Word);
+                rest = r;
+            }
+            Part::String => {
+                let nul = rest.iter().position(|&b| b == 0)?;
+                vals.push(heap.alloc_bytes(&rest[..nul]));
+                rest = &rest[nul + 1..];
+            }
+            Part::Blob => {
+                vals.push(heap.alloc_bytes(rest));
+                rest = &[];
+            }
+        }
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(if layout.is_tuple() { heap.tuple_from(&vals, layout.mask()) } else { vals[0] })
+}
+
+/// What the packet being processed lets marshalling reuse: its transport checksum, when
+/// a sent packet carries the same payload object behind a transport header of the same
+/// length, so that the checksum can be updated from the changed header words alone
+/// (RFC 1624) instead of summing the payload again.
+#[derive(Clone, Debug, Default)]
+pub struct Reuse {
+    /// The input's payload blob (a handle), if its type has a final `blob` after a
+    /// transport header.
+    pub blob: Option<Word>,
+    /// The input's IP header and transport header bytes.
+    pub ip: Vec<u8>,
+    /// The input's transport header bytes.
+    pub l4: Vec<u8>,
+    /// The input's transport protocol.
+    pub proto: u8,
+    /// The input's segment length (transport header and payload).
+    pub seg_len: usize,
+    /// Did the input's transport checksum verify?
+    pub valid: bool,
+}
+
+impl Reuse {
+    /// What a packet of `layout`, unmarshalled as `value` from the network packet
+    /// `net_bytes`, offers for reuse.
+    pub fn of(layout: &PacketLayout, value: Word, net_bytes: &[u8], heap: &Heap) -> Reuse {
+        let parts = &layout.parts;
+        let Some(t) = parts.iter().position(|p| matches!(p, Part::Tcp | Part::Udp)) else { return Reuse::default() };
+        if parts.last() != Some(&Part::Blob) || parts.len() != t + 2 {
+            return Reuse::default();
+        }
+        let field = |i: usize| if layout.is_tuple() { heap.tuple_get(value, i) } else { value };
+        let ip = heap.bytes(field(t - 1)).to_vec();
+        let l4 = heap.bytes(field(t)).to_vec();
+        let blob = field(t + 1);
+        let proto = if parts[t] == Part::Tcp { 6 } else { 17 };
+        let seg_len = l4.len() + heap.bytes(blob).len();
+        let seg = net_bytes.get(ip.len()..ip.len() + seg_len);
+        let valid =
+            seg.is_some_and(|s| (proto == 17 && s.get(6..8) == Some(&[0, 0])) || checksum::verifies(&ip, proto, s));
+        Reuse { blob: Some(blob), ip, l4, proto, seg_len, valid }
+    }
+}
+
+/// Write a packet value as bytes: headers and fields in order, then the IP total or
+/// payload length, the IP protocol or last next-header (when a TCP or UDP header
+/// follows), the UDP length and the IPv4, TCP and UDP checksums are made correct. A UDP
+/// checksum of 0 ("none") over IPv4 stays 0. With `reuse`, a transport checksum is
+/// updated incrementally when the payload is the input's.
+pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>) -> Vec<u8> {
+    let field = |i: usize| if layout.is_tuple() { heap.tuple_get(w, i) } else { w };
+    let mut out = Vec::new();
+    let mut ip_at = None;
+    let mut l4 = None;
+    let mut blob = None;
+    for (i, &part) in layout.parts.iter().enumerate() {
+        let v = field(i);
+        match part {
+            Part::Eth | Part::Ip | Part::Ip6 | Part::Tcp | Part::Udp => {
+                match part {
+                    Part::Ip | Part::Ip6 => ip_at = Some(out.len()),
+                    Part::Tcp | Part::Udp => l4 = Some((out.len(), part)),
+                    _ => {}
+                }
+                out.extend_from_slice(heap.bytes(v));
+            }
+            Part::Char | Part::Bool => out.push(v as u8),
+            Part::Int | Part::Host => out.extend_from_slice(&(v as u32).to_be_bytes()),
+            Part::String => {
+                out.extend_from_slice(heap.bytes(v));
+                out.push(0);
+            }
+            Part::Blob => {
+                blob = Some(v);
+                out.extend_from_slice(heap.bytes(v));
+            }
+        }
+    }
+    if let Some(ipo) = ip_at {
+        let same_payload = reuse.filter(|r| r.valid && r.blob.is_some() && r.blob == blob);
+        fix_up(&mut out, ipo, l4, same_payload);
+    }
+    out
+}
+
+/// Make lengths, protocol and checksums of the IP packet at `ipo` correct.
+fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&Reuse>) {
+    let pkt_len = out.len() - ipo;
+    let v6 = out[ipo] >> 4 == 6;
+    let (hl, proto_at) = if v6 {
+        if pkt_len < 40 {
+            return;
+        }
+        // The last next-header field of the extension chain.
+        let (mut at, mut off, mut next) = (ipo + 6, ipo + 40, out[ipo + 6]);
+        let end = l4.map_or(out.len(), |(o, _)| o);
+        while is_ipv6_extension(next) && off + 8 <= end {
+            at = off;
+            let len = match next {
+                44 => 8,
+                51 => (out[off + 1] as usize + 2) * 4,
+                _ => (out[off + 1] as usize + 1) * 8,
+            };
+            next = out[off];
+            off += len;
+        }
+        let payload = (pkt_len - 40).min(0xffff) as u16;
+        out[ipo + 4..ipo + 6].copy_from_slice(&payload.to_be_bytes());
+        (l4.map_or(off - ipo, |(o, _)| o - ipo), at)
+    } else {
+        if pkt_len < 20 {
+            return;
+        }
+        let hl = ip::header_len(&out[ipo..]).clamp(20, pkt_len);
+        let total = pkt_len.min(0xffff) as u16;
+        out[ipo + 2..ipo + 4].copy_from_slice(&total.to_be_bytes());
+        (hl, ipo + 9)
+    };
+    if let Some((_, p)) = l4 {
+        out[proto_at] = if p == Part::Tcp { 6 } else { 17 };
+    }
+    if !v6 {
+        out[ipo + 10..ipo + 12].copy_from_slice(&[0, 0]);
+        let c = checksum::finish(checksum::sum(&out[ipo..ipo + hl], 0));
+        out[ipo + 10..ipo + 12].copy_from_slice(&c.to_be_bytes());
+    }
+    // With no transport header in the type (`ip*blob`), a TCP or UDP segment carried in
+    // the blob still gets its checksum fixed, unless the packet is a fragment (then the
+    // segment is not all here).
+    let l4 = l4.or_else(|| {
+        let shape = if v6 { ipv6_shape(&out[ipo..]) } else { ipv4_shape(&out[ipo..]) }?;
+        match shape.proto {
+            6 if !shape.fragment => Some((ipo + shape.header_len, Part::Tcp)),
+            17 if !shape.fragment => Some((ipo + shape.header_len, Part::Udp)),
+            _ => None,
+        }
+    });
+    let Some((l4o, part)) = l4 else { return };
+    let proto = if part == Part::Tcp { 6 } else { 17 };
+    let seg_len = out.len() - l4o;
+    let (ck_at, min_len) = if part == Part::Tcp { (16, 20) } else { (6, 8) };
+    if seg_len < min_len {
+        return;
+    }
+    if part == Part::Udp {
+        out[l4o + 4..l4o + 6].copy_from_slice(&(seg_len.min(0xffff) as u16).to_be_bytes());
+        if !v6 && out[l4o + 6..l4o + 8] == [0, 0] {
+            return; // no checksum
+        }
+    }
+    let ip_hdr: Vec<u8> = out[ipo..l4o].to_vec();
+    let hdr_len = reuse.map_or(0, |r| r.l4.len());
+    let incremental = reuse.filter(|r| r.proto == proto && hdr_len <= seg_len && r.l4.len() >= min_len);
+    let c = match incremental {
+        Some(r) => {
+            // RFC 1624: only the pseudo-header and the transport header changed.
+            let old_ck = u16::from_be_bytes([r.l4[ck_at], r.l4[ck_at + 1]]);
+            let mut old_hdr = r.l4.clone();
+            old_hdr[ck_at..ck_at + 2].copy_from_slice(&[0, 0]);
+            let old_part = checksum::sum(&old_hdr, checksum::pseudo(&r.ip, proto, r.seg_len));
+            let mut new_hdr = out[l4o..l4o + hdr_len].to_vec();
+            new_hdr[ck_at..ck_at + 2].copy_from_slice(&[0, 0]);
+            let new_part = checksum::sum(&new_hdr, checksum::pseudo(&ip_hdr, proto, seg_len));
+            checksum::update(old_ck, old_part, new_part)
+        }
+        None => {
+            out[l4o + ck_at..l4o + ck_at + 2].copy_from_slice(&[0, 0]);
+            checksum::finish(checksum::sum(&out[l4o..], checksum::pseudo(&ip_hdr, proto, seg_len)))
+        }
+    };
+    // UDP transmits a computed 0 as 0xffff (0 means "no checksum").
+    let c = if part == Part::Udp && c == 0 { 0xffff } else { c };
+    out[l4o + ck_at..l4o + ck_at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link::LinkType;
+    use super::*;
+
+    /// A TCP/IPv4 packet with payload `payload`, built by hand.
+    pub(crate) fn tcp_packet(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        let n = p.len() as u16;
+        p[2..4].copy_from_slice(&n.to_be_bytes());
+        p
+    }
+
+    fn lay(ts: &[Type]) -> PacketLayout {
+        layout_of(&Type::Tuple(ts.to_vec())).unwrap()
+    }
+
+    fn raw(layout: &PacketLayout, pkt: &[u8], heap: &mut Heap) -> Option<Word> {
+        let d = link::decode(LinkType::RAW, pkt);
+        unmarshal(layout, pkt, &d, false, heap)
+    }
+
+    fn tcp_ok(out: &[u8]) -> bool {
+        checksum::verifies(&out[..20], 6, &out[20..])
+    }
+
+    #[test]
+    fn round_trip_fixes_checksums() {
+        let pkt = tcp_packet([10, 0, 0, 1], [10, 0, 0, 2], 1234, 80, b"GET /");
+        let l = lay(&[Type::Ip, Type::Tcp, Type::Blob]);
+        let mut heap = Heap::new();
+        let v = raw(&l, &pkt, &mut heap).unwrap();
+        let out = marshal(&l, v, &heap, None);
+        assert_eq!(checksum::fold(checksum::sum(&out[..20], 0)), 0xffff, "IP header checksum verifies");
+        assert!(tcp_ok(&out), "TCP checksum verifies");
+        assert_eq!(&out[40..], b"GET /");
+        // The same packet as `ip*blob`, with the destination rewritten: the TCP checksum
+        // inside the blob is fixed too.
+        let l = lay(&[Type::Ip, Type::Blob]);
+        let v = raw(&l, &pkt, &mut heap).unwrap();
+        let ip2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 0)), 16, 4, 0x0a00_0063);
+        let ip2 = heap.alloc_bytes_vec(ip2);
+        let v2 = heap.tuple_from(&[ip2, heap.tuple_get(v, 1)], 0b11);
+        let out = marshal(&l, v2, &heap, None);
+        assert!(tcp_ok(&out), "TCP checksum inside the blob verifies");
+    }
+
+    /// A rewrite that keeps the payload updates the checksum incrementally, with the
+    /// same result as a full computation.
+    #[test]
+    fn incremental_update_matches_full() {
+        let mut pkt = tcp_packet([10, 0, 0, 1], [10, 0, 0, 2], 1234, 80, &[7u8; 1000]);
+        let l = lay(&[Type::Ip, Type::Tcp, Type::Blob]);
+        let mut heap = Heap::new();
+        // Give the input a correct checksum first.
+        let v = raw(&l, &pkt, &mut heap).unwrap();
+        pkt = marshal(&l, v, &heap, None);
+        let v = raw(&l, &pkt, &mut heap).unwrap();
+        let reuse = Reuse::of(&l, v, &pkt, &heap);
+        assert!(reuse.valid);
+        let ip2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 0)), 16, 4, 0x83fe_3c51);
+        let tcp2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 1)), 2, 2, 8080);
+        let (ip2, tcp2) = (heap.alloc_bytes_vec(ip2), heap.alloc_bytes_vec(tcp2));
+        let v2 = heap.tuple_from(&[ip2, tcp2, heap.tuple_get(v, 2)], 0b111);
+        let inc = marshal(&l, v2, &heap, Some(&reuse));
+        let full = marshal(&l, v2, &heap, None);
+        assert!(tcp_ok(&inc));
+        assert_eq!(inc, full);
+    }
+
+    #[test]
+    fn fields_must_consume_the_payload_exactly() {
+        let mut heap = Heap::new();
+        let five = tcp_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, &[1, 0, 0, 0, 7]);
+        let two = tcp_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, &[2, 1]);
+        let ci = lay(&[Type::Ip, Type::Tcp, Type::Char, Type::Int]);
+        let cb = lay(&[Type::Ip, Type::Tcp, Type::Char, Type::Bool]);
+        assert!(raw(&ci, &five, &mut heap).is_some());
+        assert!(raw(&cb, &five, &mut heap).is_none());
+        assert!(raw(&ci, &two, &mut heap).is_none());
+        assert!(raw(&cb, &two, &mut heap).is_some());
+    }
+
+    #[test]
+    fn bad_layouts_are_explained() {
+        assert!(layout_of(&Type::Tuple(vec![Type::Tcp, Type::Ip])).is_err());
+        assert!(layout_of(&Type::Tuple(vec![Type::Ip, Type::Blob, Type::Char])).is_err());
+        assert!(layout_of(&Type::Tuple(vec![Type::Ip, Type::List(Box::new(Type::Int))])).is_err());
+        assert!(layout_of(&Type::Ip).is_ok());
+        assert!(layout_of(&Type::Tuple(vec![Type::Eth, Type::Ip6, Type::Udp, Type::Blob])).is_ok());
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_skipped() {
+        // Fixed header with next = hop-by-hop (0), an 8-byte hop-by-hop with next = UDP.
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        p.extend([0u8; 32]);
+        p.extend([17, 0, 0, 0, 0, 0, 0, 0]);
+        p.extend([0x30, 0x39, 0, 53, 0, 9, 0, 0, b'x']);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let s = ipv6_shape(&p).unwrap();
+        assert_eq!((s.header_len, s.proto, s.fragment), (48, 17, false));
+        let l = lay(&[Type::Ip6, Type::Udp, Type::Blob]);
+        let mut heap = Heap::new();
+        let v = raw(&l, &p, &mut heap).unwrap();
+        let out = marshal(&l, v, &heap, None);
+        assert!(checksum::verifies(&out[..48], 17, &out[48..]), "UDP over IPv6 gets a checksum");
+    }
+
+    #[test]
+    fn truncated_input_never_panics() {
+        let pkt = tcp_packet([10, 0, 0, 1], [10, 0, 0, 2], 1234, 80, b"GET /");
+        let l = lay(&[Type::Ip, Type::Tcp, Type::Blob]);
+        let mut heap = Heap::new();
+        for n in 0..pkt.len() {
+            let _ = raw(&l, &pkt[..n], &mut heap);
+        }
+    }
+}
