@@ -1,7 +1,10 @@
-//! The `ip` header type: IPv4 headers (with options) and their fields.
+//! The `ip` header type: IPv4 headers (with options) and their fields, and the `host`
+//! helpers (an IPv4 address as text or as an integer).
 //!
-//! Setters are functional: they return a new header. Checksums are not kept up to date
-//! by setters; they are recomputed when a packet is marshalled to be sent.
+//! Getters read fields big-endian; a field beyond the end of a truncated header reads as
+//! 0. Setters are functional: they return a new header, and take the low bits of their
+//! int argument that fit the field. Checksums are not kept up to date by setters; they
+//! are recomputed when a packet is marshalled to be sent.
 
 use crate::bytes::{get, set};
 use crate::value::format_host;
@@ -9,6 +12,132 @@ use crate::{Exn, Prim, Rt, Type, Word, mono};
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
+    Prim {
+        name: "ipVersion",
+        signature: "ip -> int",
+        doc: "The version field (4).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 0, 1) >> 4),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipHlen",
+        signature: "ip -> int",
+        doc: "The header length in bytes (the IHL field times 4: 20 without options).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipTos",
+        signature: "ip -> int",
+        doc: "The type-of-service (DSCP and ECN) byte.",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 1, 1)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipTosSet",
+        signature: "ip*int -> ip",
+        doc: "ipTosSet(h, t): h with type-of-service byte t (its low 8 bits).",
+        typing: mono!([Type::Ip, Type::Int] -> Type::Ip),
+        compute: |rt, a, _| setter(rt, a, 1, 1),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipLen",
+        signature: "ip -> int",
+        doc: "The total-length field (header and payload, in bytes).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 2, 2)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipId",
+        signature: "ip -> int",
+        doc: "The identification field.",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 4, 2)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipIdSet",
+        signature: "ip*int -> ip",
+        doc: "ipIdSet(h, i): h with identification i (its low 16 bits).",
+        typing: mono!([Type::Ip, Type::Int] -> Type::Ip),
+        compute: |rt, a, _| setter(rt, a, 4, 2),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipFlags",
+        signature: "ip -> int",
+        doc: "The 3 flag bits (MF 1, DF 2, reserved 4).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 1) >> 5),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipFragOff",
+        signature: "ip -> int",
+        doc: "The fragment offset, in units of 8 bytes.",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 2) & 0x1fff),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipTtl",
+        signature: "ip -> int",
+        doc: "The time-to-live.",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 8, 1)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipTtlSet",
+        signature: "ip*int -> ip",
+        doc: "ipTtlSet(h, t): h with time-to-live t (its low 8 bits).",
+        typing: mono!([Type::Ip, Type::Int] -> Type::Ip),
+        compute: |rt, a, _| setter(rt, a, 8, 1),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipProto",
+        signature: "ip -> int",
+        doc: "The protocol number of the payload (6 for TCP, 17 for UDP).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 9, 1)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipProtoSet",
+        signature: "ip*int -> ip",
+        doc: "ipProtoSet(h, p): h with protocol number p (its low 8 bits).",
+        typing: mono!([Type::Ip, Type::Int] -> Type::Ip),
+        compute: |rt, a, _| setter(rt, a, 9, 1),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "ipChecksum",
+        signature: "ip -> int",
+        doc: "The header checksum field, as received (setters do not update it).",
+        typing: mono!([Type::Ip] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 10, 2)),
+        raises: &[],
+        effectful: false,
+    },
     Prim {
         name: "ipSrc",
         signature: "ip -> host",
@@ -46,47 +175,29 @@ pub const PRIMS: &[Prim] = &[
         effectful: false,
     },
     Prim {
-        name: "ipTtl",
-        signature: "ip -> int",
-        doc: "The time-to-live.",
-        typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 8, 1)),
+        name: "hostToString",
+        signature: "host -> string",
+        doc: "The dotted-quad text of an address (\"131.254.60.81\").",
+        typing: mono!([Type::Host] -> Type::String),
+        compute: |rt, a, _| Ok(rt.heap.alloc_bytes(format_host(a[0] as u32).as_bytes())),
         raises: &[],
         effectful: false,
     },
     Prim {
-        name: "ipTtlSet",
-        signature: "ip*int -> ip",
-        doc: "ipTtlSet(h, t): h with time-to-live t (its low 8 bits).",
-        typing: mono!([Type::Ip, Type::Int] -> Type::Ip),
-        compute: |rt, a, _| setter(rt, a, 8, 1),
+        name: "hostToInt",
+        signature: "host -> int",
+        doc: "An address as an unsigned 32-bit integer (10.0.0.1 is 167772161).",
+        typing: mono!([Type::Host] -> Type::Int),
+        compute: |_, a, _| Ok(a[0] & 0xffff_ffff),
         raises: &[],
         effectful: false,
     },
     Prim {
-        name: "ipTos",
-        signature: "ip -> int",
-        doc: "The type-of-service (DSCP and ECN) byte.",
-        typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 1, 1)),
-        raises: &[],
-        effectful: false,
-    },
-    Prim {
-        name: "ipProto",
-        signature: "ip -> int",
-        doc: "The protocol number of the payload (6 for TCP, 17 for UDP).",
-        typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 9, 1)),
-        raises: &[],
-        effectful: false,
-    },
-    Prim {
-        name: "ipLen",
-        signature: "ip -> int",
-        doc: "The total-length field (header and payload, in bytes).",
-        typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 2, 2)),
+        name: "hostOfInt",
+        signature: "int -> host",
+        doc: "The address whose 32 bits are the low 32 bits of an integer (hostOfInt(hostToInt(h) + 1) is the next address).",
+        typing: mono!([Type::Int] -> Type::Host),
+        compute: |_, a, _| Ok(a[0] & 0xffff_ffff),
         raises: &[],
         effectful: false,
     },
@@ -120,4 +231,126 @@ pub fn describe(b: &[u8]) -> String {
         get(b, 8, 1),
         get(b, 2, 2)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// 192.168.0.1 > 131.254.60.81, TOS 0xb8, length 0x0054, id 0xbeef, flags DF,
+    /// fragment offset 0x0123 (with MF: flags 0b011), TTL 64, UDP, checksum 0x1234.
+    fn hdr() -> Vec<u8> {
+        vec![0x45, 0xb8, 0x00, 0x54, 0xbe, 0xef, 0x61, 0x23, 64, 17, 0x12, 0x34, 192, 168, 0, 1, 131, 254, 60, 81]
+    }
+
+    fn g(name: &str, h: &[u8]) -> i64 {
+        get_field(Type::Ip, name, h)
+    }
+
+    #[test]
+    fn getters() {
+        let h = hdr();
+        assert_eq!(g("ipVersion", &h), 4);
+        assert_eq!(g("ipHlen", &h), 20);
+        assert_eq!(g("ipTos", &h), 0xb8);
+        assert_eq!(g("ipLen", &h), 0x54);
+        assert_eq!(g("ipId", &h), 0xbeef);
+        assert_eq!(g("ipFlags", &h), 0b011);
+        assert_eq!(g("ipFragOff", &h), 0x0123);
+        assert_eq!(g("ipTtl", &h), 64);
+        assert_eq!(g("ipProto", &h), 17);
+        assert_eq!(g("ipChecksum", &h), 0x1234);
+        assert_eq!(g("ipSrc", &h), 0xc0a8_0001);
+        assert_eq!(g("ipDst", &h), 0x83fe_3c51);
+        let mut opts = h.clone();
+        opts[0] = 0x4f;
+        assert_eq!(g("ipHlen", &opts), 60);
+        let mut flags = h.clone();
+        flags[6] = 0xff;
+        flags[7] = 0xff;
+        assert_eq!((g("ipFlags", &flags), g("ipFragOff", &flags)), (7, 0x1fff));
+    }
+
+    #[test]
+    fn truncated_headers_read_zero() {
+        for name in [
+            "ipVersion",
+            "ipHlen",
+            "ipTos",
+            "ipLen",
+            "ipId",
+            "ipFlags",
+            "ipFragOff",
+            "ipTtl",
+            "ipProto",
+            "ipChecksum",
+            "ipSrc",
+            "ipDst",
+        ] {
+            assert_eq!(g(name, &[]), 0, "{name}");
+        }
+        let h = hdr();
+        assert_eq!(g("ipDst", &h[..19]), 0);
+        assert_eq!(g("ipSrc", &h[..19]), 0xc0a8_0001);
+        assert_eq!(g("ipId", &h[..5]), 0);
+    }
+
+    #[test]
+    fn setters_change_one_field_and_keep_low_bits() {
+        let h = hdr();
+        let cases: [(&str, &str, (Type, Word), i64); 7] = [
+            ("ipTosSet", "ipTos", int(0x1ff), 0xff),
+            ("ipIdSet", "ipId", int(0x12345), 0x2345),
+            ("ipTtlSet", "ipTtl", int(-1), 255),
+            ("ipProtoSet", "ipProto", int(6), 6),
+            ("ipProtoSet", "ipProto", int(0x100), 0),
+            ("ipSrcSet", "ipSrc", (Type::Host, 0x0a00_0001), 0x0a00_0001),
+            ("ipDstSet", "ipDst", (Type::Host, 0xffff_fffe), 0xffff_fffe),
+        ];
+        for (set, get, v, want) in cases {
+            let mut rt = Rt::new();
+            let hw = arg_bytes(&mut rt, Type::Ip, &h);
+            let n = call_bytes(&mut rt, set, &[hw, v]).unwrap();
+            assert_eq!(g(get, &n), want, "{set}");
+            assert_eq!(n.len(), h.len());
+            let differing = n.iter().zip(&h).filter(|(a, b)| a != b).count();
+            assert!(differing <= 4, "{set} changed only its field");
+            assert_eq!(g("ipChecksum", &n), 0x1234, "{set} leaves the checksum alone");
+        }
+        // A field beyond the end of a truncated header is not written.
+        assert_eq!(set_field(Type::Ip, "ipIdSet", &h[..5], 7), &h[..5]);
+    }
+
+    #[test]
+    fn setters_are_functional() {
+        let mut rt = Rt::new();
+        let h = arg_bytes(&mut rt, Type::Ip, &hdr());
+        let n = call(&mut rt, "ipTosSet", &[h.clone(), int(0)]).unwrap();
+        assert_ne!(bytes_of(&rt, n), hdr());
+        assert_eq!(bytes_of(&rt, h.1), hdr());
+    }
+
+    #[test]
+    fn hosts() {
+        let mut rt = Rt::new();
+        let s = call_bytes(&mut rt, "hostToString", &[(Type::Host, 0x83fe_3c51)]).unwrap();
+        assert_eq!(s, b"131.254.60.81");
+        let s = call_bytes(&mut rt, "hostToString", &[(Type::Host, 0xffff_ffff)]).unwrap();
+        assert_eq!(s, b"255.255.255.255");
+        assert_eq!(call(&mut rt, "hostToInt", &[(Type::Host, 0xffff_ffff)]), Ok(0xffff_ffff), "unsigned");
+        assert_eq!(call(&mut rt, "hostToInt", &[(Type::Host, 0x0a00_0001)]), Ok(167772161));
+        assert_eq!(call(&mut rt, "hostOfInt", &[int(-1)]), Ok(0xffff_ffff), "low 32 bits");
+        assert_eq!(call(&mut rt, "hostOfInt", &[int(0x1_0a00_0001)]), Ok(0x0a00_0001));
+        assert_eq!(call(&mut rt, "hostOfInt", &[int(0)]), Ok(0));
+    }
+
+    #[test]
+    fn typing() {
+        assert_eq!(type_of("ipFlags", &[Type::Ip]), Ok(Type::Int));
+        assert_eq!(type_of("hostOfInt", &[Type::Int]), Ok(Type::Host));
+        assert!(type_of("ipSrcSet", &[Type::Ip, Type::Int]).is_err());
+        assert!(type_of("ipTos", &[Type::Ip6]).is_err());
+        assert!(type_of("hostToInt", &[]).is_err());
+    }
 }

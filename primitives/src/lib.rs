@@ -17,16 +17,24 @@ pub mod rt;
 pub mod types;
 pub mod value;
 
+pub mod audio;
 pub mod bytes;
 pub mod eth;
 pub mod io;
 pub mod ip;
 pub mod ip6;
 pub mod list;
+pub mod node;
 pub mod string;
 pub mod table;
 pub mod tcp;
 pub mod udp;
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(feature = "test-primitive")]
+pub mod test_primitive;
 
 pub use heap::{Heap, NIL, Word};
 pub use rt::{Effect, Exn, Rt, Send, SendKind, Site};
@@ -84,6 +92,10 @@ fn registry() -> &'static [&'static Prim] {
             ip6::PRIMS,
             tcp::PRIMS,
             udp::PRIMS,
+            node::PRIMS,
+            audio::PRIMS,
+            #[cfg(feature = "test-primitive")]
+            test_primitive::PRIMS,
         ];
         let mut v: Vec<&'static Prim> = domains.iter().flat_map(|d| d.iter()).collect();
         v.sort_by_key(|p| p.name);

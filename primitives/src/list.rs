@@ -230,3 +230,60 @@ fn member(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    fn ints(rt: &mut Rt, xs: &[i64]) -> (Type, Word) {
+        let ws: Vec<Word> = xs.iter().map(|&x| x as Word).collect();
+        (Type::List(Box::new(Type::Int)), rt.heap.list_from(&ws, false))
+    }
+
+    fn to_ints(rt: &Rt, l: Word) -> Vec<i64> {
+        rt.heap.list_to_vec(l).into_iter().map(|w| w as i64).collect()
+    }
+
+    #[test]
+    fn heads_tails_and_pairs() {
+        let mut rt = Rt::new();
+        let l = ints(&mut rt, &[1, 2, 3]);
+        let e = ints(&mut rt, &[]);
+        assert_eq!(call1(&mut rt, "hd", &l), Ok(1));
+        let t = call1(&mut rt, "tl", &l).unwrap();
+        assert_eq!(to_ints(&rt, t), [2, 3]);
+        assert_eq!(call1(&mut rt, "hd", &e), Err(EMPTY));
+        assert_eq!(call(&mut rt, "tl", &[e]), Err(EMPTY));
+        let p = rt.heap.tuple_from(&[7, 8], 0);
+        let pt = Type::Tuple(vec![Type::Int, Type::Char]);
+        assert_eq!(call(&mut rt, "fst", &[(pt.clone(), p)]), Ok(7));
+        assert_eq!(call(&mut rt, "snd", &[(pt, p)]), Ok(8));
+        assert!(type_of("fst", &[Type::Tuple(vec![Type::Int; 3])]).is_err(), "pairs only");
+        assert_eq!(type_of("snd", &[Type::Tuple(vec![Type::Int, Type::Char])]), Ok(Type::Char));
+    }
+
+    #[test]
+    fn whole_list_operations() {
+        let mut rt = Rt::new();
+        let l = ints(&mut rt, &[1, 2, 3]);
+        let m = ints(&mut rt, &[4]);
+        let e = ints(&mut rt, &[]);
+        assert_eq!(call1(&mut rt, "length", &l), Ok(3));
+        assert_eq!(call1(&mut rt, "length", &e), Ok(0));
+        let r = call1(&mut rt, "rev", &l).unwrap();
+        assert_eq!(to_ints(&rt, r), [3, 2, 1]);
+        let a = call(&mut rt, "append", &[l.clone(), m.clone()]).unwrap();
+        assert_eq!(to_ints(&rt, a), [1, 2, 3, 4]);
+        assert_eq!(call(&mut rt, "append", &[e.clone(), m.clone()]), Ok(m.1), "the right list is shared");
+        for (i, want) in [(0, Ok(1)), (2, Ok(3)), (3, Err(SUBSCRIPT)), (-1, Err(SUBSCRIPT)), (i64::MAX, Err(SUBSCRIPT))]
+        {
+            assert_eq!(call(&mut rt, "nth", &[l.clone(), int(i)]), want, "nth {i}");
+        }
+        assert_eq!(call(&mut rt, "member", &[int(2), l.clone()]), Ok(1));
+        assert_eq!(call(&mut rt, "member", &[int(5), l]), Ok(0));
+        assert_eq!(call(&mut rt, "member", &[int(5), e]), Ok(0));
+        let table = Type::Table(Box::new(Type::Int), Box::new(Type::Int));
+        assert!(type_of("member", &[table.clone(), Type::List(Box::new(table))]).is_err(), "no equality");
+    }
+}

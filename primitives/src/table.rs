@@ -1,11 +1,13 @@
 //! PLAN-P hash tables: `mkTable`, `tableGet`, `tablePut`, `tableMember`, `tableRemove`,
-//! `tableSize`.
+//! `tableSize`, `tableKeys`.
 //!
 //! A table's type names its value type (`(int*host*host) hash_table`, as the paper
 //! writes it); its key type is inferred from the calls that use it, and all of them must
 //! agree. Keys may be of any type that admits equality; a key is stored as its canonical
 //! encoding ([`crate::value::encode`]), so two keys are the same exactly when they are
 //! equal. Tables are mutable: `tablePut` and `tableRemove` change the table in place.
+//! `tableKeys` lists the keys in the order of their encodings, so that a program's
+//! output never depends on how the table happens to be laid out.
 
 use crate::rt::NOT_FOUND;
 use crate::types::check;
@@ -67,6 +69,15 @@ pub const PRIMS: &[Prim] = &[
         raises: &[],
         effectful: false,
     },
+    Prim {
+        name: "tableKeys",
+        signature: "'v hash_table -> 'k list",
+        doc: "The keys of a table, in the order of their canonical encodings: deterministic, but not `<` (negative ints come after the others, shorter strings before longer ones).",
+        typing: ty_keys,
+        compute: keys,
+        raises: &[],
+        effectful: false,
+    },
 ];
 
 fn ty_mk(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
@@ -119,6 +130,12 @@ fn ty_size(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     Ok(Type::Int)
 }
 
+fn ty_keys(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 1)?;
+    let (k, _) = check::table(cx, a, 0)?;
+    Ok(Type::List(Box::new(k)))
+}
+
 fn encode_key(rt: &Rt, site: &Site, k: Word) -> Vec<u8> {
     let mut out = Vec::new();
     value::encode(&rt.heap, &site.args[1], k, &mut out);
@@ -152,4 +169,109 @@ fn remove(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
 
 fn size(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
     Ok(rt.heap.table_len(a[0]) as Word)
+}
+
+fn keys(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
+    let Type::List(k) = &site.ret else { panic!("internal error: tableKeys returns {}", site.ret) };
+    let encoded: Vec<Box<[u8]>> = rt.heap.table_entries(a[0]).into_iter().map(|(key, _)| key.into()).collect();
+    let mut words = Vec::with_capacity(encoded.len());
+    for key in &encoded {
+        let mut input: &[u8] = key;
+        match value::decode(&mut rt.heap, k, &mut input) {
+            Some(w) if input.is_empty() => words.push(w),
+            _ => panic!("internal error: a key of this table is not an encoded `{k}`"),
+        }
+    }
+    Ok(rt.heap.list_from(&words, k.is_ptr()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rt::NOT_FOUND;
+    use crate::testing::*;
+
+    fn table_of(k: Type, v: Type) -> Type {
+        Type::Table(Box::new(k), Box::new(v))
+    }
+
+    #[test]
+    fn get_put_member_remove_size() {
+        let mut rt = Rt::new();
+        let ty = table_of(Type::String, Type::Int);
+        let t = call(&mut rt, "mkTable", &[int(4)]).unwrap();
+        let k = rt.heap.alloc_bytes(b"k");
+        let k2 = rt.heap.alloc_bytes(b"k");
+        let put = Site { args: vec![ty.clone(), Type::String, Type::Int], ret: Type::Unit };
+        let look = Site { args: vec![ty.clone(), Type::String], ret: Type::Int };
+        let ask = Site { args: vec![ty.clone(), Type::String], ret: Type::Bool };
+        assert_eq!(call_at(&mut rt, "tableGet", &[t, k], &look), Err(NOT_FOUND));
+        call_at(&mut rt, "tablePut", &[t, k, 1], &put).unwrap();
+        call_at(&mut rt, "tablePut", &[t, k2, 2], &put).unwrap();
+        assert_eq!(call_at(&mut rt, "tableGet", &[t, k], &look), Ok(2), "equal keys are one key");
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, k2], &ask), Ok(1));
+        assert_eq!(call(&mut rt, "tableSize", &[(ty.clone(), t)]), Ok(1));
+        assert_eq!(call_at(&mut rt, "tableRemove", &[t, k], &ask), Ok(1));
+        assert_eq!(call_at(&mut rt, "tableRemove", &[t, k], &ask), Ok(0));
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, k2], &ask), Ok(0));
+        assert_eq!(call(&mut rt, "tableSize", &[(ty, t)]), Ok(0));
+    }
+
+    #[test]
+    fn table_typing() {
+        let t = type_of("mkTable", &[Type::Int]).unwrap();
+        assert!(matches!(t, Type::Table(..)));
+        let ty = table_of(Type::String, Type::Int);
+        assert_eq!(type_of("tableGet", &[ty.clone(), Type::String]), Ok(Type::Int));
+        assert!(type_of("tableGet", &[ty.clone(), Type::Int]).is_err(), "one key type per table");
+        assert!(type_of("tablePut", &[ty.clone(), Type::String, Type::Bool]).is_err());
+        let bad_key = table_of(Type::Var(0), Type::Int);
+        assert!(type_of("tableMember", &[bad_key, ty]).is_err(), "tables are not keys");
+    }
+
+    #[test]
+    fn keys_in_encoding_order() {
+        let mut rt = Rt::new();
+        let ty = table_of(Type::Int, Type::String);
+        let t = rt.heap.table_new();
+        let v = rt.heap.alloc_bytes(b"v");
+        for k in [5i64, -1, 0, 300, 2] {
+            let site = Site { args: vec![ty.clone(), Type::Int, Type::String], ret: Type::Unit };
+            call_at(&mut rt, "tablePut", &[t, k as Word, v], &site).unwrap();
+        }
+        let l = call(&mut rt, "tableKeys", &[(ty.clone(), t)]).unwrap();
+        let got: Vec<i64> = rt.heap.list_to_vec(l).into_iter().map(|w| w as i64).collect();
+        assert_eq!(got, [0, 2, 5, 300, -1], "big-endian two's complement: negatives last");
+
+        let empty = rt.heap.table_new();
+        assert_eq!(call(&mut rt, "tableKeys", &[(ty, empty)]), Ok(crate::NIL));
+    }
+
+    #[test]
+    fn compound_keys_are_decoded() {
+        let mut rt = Rt::new();
+        let kty = Type::Tuple(vec![Type::String, Type::Host]);
+        let ty = table_of(kty.clone(), Type::Int);
+        let t = rt.heap.table_new();
+        let site = Site { args: vec![ty.clone(), kty.clone(), Type::Int], ret: Type::Unit };
+        for (i, (s, h)) in [(&b"bb"[..], 2u64), (b"a", 9), (b"bb", 1)].into_iter().enumerate() {
+            let s = rt.heap.alloc_bytes(s);
+            let k = rt.heap.tuple_from(&[s, h], 0b01);
+            call_at(&mut rt, "tablePut", &[t, k, i as Word], &site).unwrap();
+        }
+        let l = call(&mut rt, "tableKeys", &[(ty, t)]).unwrap();
+        let mut out = String::new();
+        value::repr(&rt.heap, &Type::List(Box::new(kty)), l, &mut out, &mut 100);
+        assert_eq!(out, r#"[("a", 0.0.0.9), ("bb", 0.0.0.1), ("bb", 0.0.0.2)]"#, "shorter strings first");
+    }
+
+    #[test]
+    fn typing() {
+        // The key type comes from the table's type, known or not yet.
+        assert_eq!(type_of("tableKeys", &[table_of(Type::Host, Type::Int)]), Ok(Type::List(Box::new(Type::Host))));
+        let t = type_of("tableKeys", &[table_of(Type::Var(0), Type::Int)]).unwrap();
+        assert!(matches!(t, Type::List(k) if matches!(*k, Type::Var(_))));
+        assert!(type_of("tableKeys", &[Type::List(Box::new(Type::Int))]).is_err());
+        assert!(type_of("tableKeys", &[]).is_err());
+    }
 }

@@ -1,7 +1,8 @@
 //! The `tcp` header type: TCP headers (with options) and their fields.
 //!
-//! Setters are functional and leave the checksum alone; it is recomputed when the packet
-//! is marshalled.
+//! Getters read fields big-endian; a field beyond the end of a truncated header reads as
+//! 0. Setters are functional, take the low bits of their int argument that fit the
+//! field, and leave the checksum alone; it is recomputed when the packet is marshalled.
 
 use crate::bytes::{get, set};
 use crate::{Exn, Prim, Rt, Type, Word, mono};
@@ -54,6 +55,15 @@ pub const PRIMS: &[Prim] = &[
         effectful: false,
     },
     Prim {
+        name: "tcpSeqSet",
+        signature: "tcp*int -> tcp",
+        doc: "tcpSeqSet(h, n): h with sequence number n (its low 32 bits).",
+        typing: mono!([Type::Tcp, Type::Int] -> Type::Tcp),
+        compute: |rt, a, _| setter(rt, a, 4, 4),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
         name: "tcpAck",
         signature: "tcp -> int",
         doc: "The acknowledgement number.",
@@ -63,15 +73,86 @@ pub const PRIMS: &[Prim] = &[
         effectful: false,
     },
     Prim {
+        name: "tcpAckSet",
+        signature: "tcp*int -> tcp",
+        doc: "tcpAckSet(h, n): h with acknowledgement number n (its low 32 bits).",
+        typing: mono!([Type::Tcp, Type::Int] -> Type::Tcp),
+        compute: |rt, a, _| setter(rt, a, 8, 4),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpHlen",
+        signature: "tcp -> int",
+        doc: "The header length in bytes (the data-offset field times 4: 20 without options).",
+        typing: mono!([Type::Tcp] -> Type::Int),
+        compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
         name: "tcpFlags",
         signature: "tcp -> int",
         doc: "The flag bits (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256).",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 2) & 0x1ff),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 2) & FLAG_BITS),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpFlagsSet",
+        signature: "tcp*int -> tcp",
+        doc: "tcpFlagsSet(h, f): h with flag bits f (its low 9 bits: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256); the data offset is kept.",
+        typing: mono!([Type::Tcp, Type::Int] -> Type::Tcp),
+        compute: |rt, a, _| {
+            let b = rt.heap.bytes(a[0]);
+            let word = get(b, 12, 2) & !FLAG_BITS | a[1] & FLAG_BITS;
+            let b = set(b, 12, 2, word);
+            Ok(rt.heap.alloc_bytes_vec(b))
+        },
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpWindow",
+        signature: "tcp -> int",
+        doc: "The window size.",
+        typing: mono!([Type::Tcp] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 14, 2)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpWindowSet",
+        signature: "tcp*int -> tcp",
+        doc: "tcpWindowSet(h, w): h with window size w (its low 16 bits).",
+        typing: mono!([Type::Tcp, Type::Int] -> Type::Tcp),
+        compute: |rt, a, _| setter(rt, a, 14, 2),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpChecksum",
+        signature: "tcp -> int",
+        doc: "The checksum field, as received (setters do not update it).",
+        typing: mono!([Type::Tcp] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 16, 2)),
+        raises: &[],
+        effectful: false,
+    },
+    Prim {
+        name: "tcpUrgent",
+        signature: "tcp -> int",
+        doc: "The urgent pointer.",
+        typing: mono!([Type::Tcp] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 18, 2)),
         raises: &[],
         effectful: false,
     },
 ];
+
+/// The flag bits of the 16-bit word at bytes 12..14 (below them: data offset, reserved).
+const FLAG_BITS: u64 = 0x1ff;
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
     let b = set(rt.heap.bytes(a[0]), off, n, a[1]);
@@ -96,4 +177,81 @@ pub fn describe(b: &[u8]) -> String {
     let flags = get(b, 12, 2) & 0x1ff;
     let f: String = NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|&(_, c)| c).collect();
     format!("<tcp {} > {} [{}] seq {} ack {}>", get(b, 0, 2), get(b, 2, 2), f, get(b, 4, 4), get(b, 8, 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// 1234 > 80, seq 0x89abcdef, ack 7, data offset 6 with 4 bytes of options, a reserved
+    /// bit and flags AE|SYN|ACK, window 0xfaf0, checksum 0xbeef, urgent 0x0102.
+    fn hdr() -> Vec<u8> {
+        vec![
+            0x04, 0xd2, 0x00, 0x50, 0x89, 0xab, 0xcd, 0xef, 0, 0, 0, 7, 0x63, 0x12, 0xfa, 0xf0, 0xbe, 0xef, 0x01, 0x02,
+            2, 4, 5, 0xb4,
+        ]
+    }
+
+    fn g(name: &str, h: &[u8]) -> i64 {
+        get_field(Type::Tcp, name, h)
+    }
+
+    #[test]
+    fn getters() {
+        let h = hdr();
+        assert_eq!(g("tcpSrc", &h), 1234);
+        assert_eq!(g("tcpDst", &h), 80);
+        assert_eq!(g("tcpSeq", &h), 0x89ab_cdef, "unsigned");
+        assert_eq!(g("tcpAck", &h), 7);
+        assert_eq!(g("tcpHlen", &h), 24);
+        assert_eq!(g("tcpFlags", &h), 0x112);
+        assert_eq!(g("tcpWindow", &h), 0xfaf0);
+        assert_eq!(g("tcpChecksum", &h), 0xbeef);
+        assert_eq!(g("tcpUrgent", &h), 0x0102);
+        for name in
+            ["tcpSrc", "tcpDst", "tcpSeq", "tcpAck", "tcpHlen", "tcpFlags", "tcpWindow", "tcpChecksum", "tcpUrgent"]
+        {
+            assert_eq!(g(name, &[]), 0, "{name} of an empty header");
+        }
+        assert_eq!(g("tcpUrgent", &h[..19]), 0);
+        assert_eq!(g("tcpChecksum", &h[..19]), 0xbeef);
+        assert_eq!(g("tcpFlags", &h[..13]), 0, "half a field reads as 0");
+        assert_eq!(g("tcpHlen", &h[..13]), 24);
+    }
+
+    #[test]
+    fn setters() {
+        let h = hdr();
+        let cases: [(&str, &str, i64, i64); 7] = [
+            ("tcpSrcSet", "tcpSrc", 70000, 4464),
+            ("tcpDstSet", "tcpDst", 8080, 8080),
+            ("tcpSeqSet", "tcpSeq", -1, 0xffff_ffff),
+            ("tcpAckSet", "tcpAck", 0x1_0000_0005, 5),
+            ("tcpWindowSet", "tcpWindow", 0x10000, 0),
+            ("tcpFlagsSet", "tcpFlags", 0x401, 1),
+            ("tcpFlagsSet", "tcpFlags", -1, 0x1ff),
+        ];
+        for (set, get, v, want) in cases {
+            let n = set_field(Type::Tcp, set, &h, v);
+            assert_eq!(g(get, &n), want, "{set}({v})");
+            assert_eq!(n.len(), h.len());
+            assert_eq!(g("tcpChecksum", &n), 0xbeef, "{set} leaves the checksum alone");
+            assert_eq!(g("tcpHlen", &n), 24, "{set} keeps the data offset");
+            assert_eq!(&n[20..], &h[20..], "{set} keeps the options");
+        }
+        // The flags setter keeps the data offset and the reserved bits.
+        let n = set_field(Type::Tcp, "tcpFlagsSet", &h, 0);
+        assert_eq!(&n[12..14], &[0x62, 0x00]);
+        // Fields beyond the end of a truncated header are not written.
+        assert_eq!(set_field(Type::Tcp, "tcpWindowSet", &h[..15], 1), &h[..15]);
+        assert_eq!(set_field(Type::Tcp, "tcpFlagsSet", &h[..13], 1), &h[..13]);
+    }
+
+    #[test]
+    fn typing() {
+        assert_eq!(type_of("tcpWindowSet", &[Type::Tcp, Type::Int]), Ok(Type::Tcp));
+        assert!(type_of("tcpWindowSet", &[Type::Udp, Type::Int]).is_err());
+        assert!(type_of("tcpHlen", &[Type::Tcp, Type::Int]).is_err());
+    }
 }

@@ -1,7 +1,8 @@
 //! The `udp` header type and its fields.
 //!
-//! Setters are functional and leave the length and checksum alone; both are recomputed
-//! when the packet is marshalled.
+//! Getters read fields big-endian; a field beyond the end of a truncated header reads as
+//! 0. Setters are functional and leave the length and checksum alone; both are
+//! recomputed when the packet is marshalled.
 
 use crate::bytes::{get, set};
 use crate::{Exn, Prim, Rt, Type, Word, mono};
@@ -53,6 +54,15 @@ pub const PRIMS: &[Prim] = &[
         raises: &[],
         effectful: false,
     },
+    Prim {
+        name: "udpChecksum",
+        signature: "udp -> int",
+        doc: "The checksum field, as received (0: no checksum).",
+        typing: mono!([Type::Udp] -> Type::Int),
+        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 2)),
+        raises: &[],
+        effectful: false,
+    },
 ];
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
@@ -68,4 +78,43 @@ pub fn minimal() -> Vec<u8> {
 /// A one-line description, as the REPL shows header values.
 pub fn describe(b: &[u8]) -> String {
     format!("<udp {} > {} len {}>", get(b, 0, 2), get(b, 2, 2), get(b, 4, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    const HDR: [u8; 8] = [0x00, 0x35, 0xc0, 0x01, 0x00, 0x0b, 0xab, 0xcd];
+
+    fn g(name: &str, h: &[u8]) -> i64 {
+        get_field(Type::Udp, name, h)
+    }
+
+    #[test]
+    fn getters() {
+        assert_eq!(g("udpSrc", &HDR), 53);
+        assert_eq!(g("udpDst", &HDR), 0xc001);
+        assert_eq!(g("udpLen", &HDR), 11);
+        assert_eq!(g("udpChecksum", &HDR), 0xabcd);
+        for name in ["udpSrc", "udpDst", "udpLen", "udpChecksum"] {
+            assert_eq!(g(name, &[]), 0, "{name} of an empty header");
+        }
+        assert_eq!(g("udpChecksum", &HDR[..7]), 0);
+    }
+
+    #[test]
+    fn setters() {
+        let n = set_field(Type::Udp, "udpSrcSet", &HDR, 0x1_0007);
+        assert_eq!(n, [0, 7, 0xc0, 0x01, 0, 0x0b, 0xab, 0xcd]);
+        let n = set_field(Type::Udp, "udpDstSet", &HDR, -2);
+        assert_eq!(n, [0, 0x35, 0xff, 0xfe, 0, 0x0b, 0xab, 0xcd]);
+        assert_eq!(set_field(Type::Udp, "udpDstSet", &HDR[..3], 9), &HDR[..3]);
+    }
+
+    #[test]
+    fn typing() {
+        assert_eq!(type_of("udpChecksum", &[Type::Udp]), Ok(Type::Int));
+        assert!(type_of("udpChecksum", &[Type::Tcp]).is_err());
+    }
 }

@@ -244,7 +244,7 @@ pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> 
     out.extend_from_slice(net_packet);
     if lt.base() == 239 {
         // Pad the payload TLV, then keep the TLVs that followed it.
-        while (out.len() - d.link_len) % 4 != 0 {
+        while !(out.len() - d.link_len).is_multiple_of(4) {
             out.push(0);
         }
         let after = (d.net_end + 3) & !3;

@@ -463,7 +463,11 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
     }
     let ip_hdr: Vec<u8> = out[ipo..l4o].to_vec();
     let hdr_len = reuse.map_or(0, |r| r.l4.len());
-    let incremental = reuse.filter(|r| r.proto == proto && hdr_len <= seg_len && r.l4.len() >= min_len);
+    // The shortcut holds only if the payload sits where it sat in the input: same
+    // transport header length, same segment length (the payload is the same object).
+    let new_hdr_len = if part == Part::Tcp { ((out[l4o + 12] >> 4) as usize * 4).min(seg_len) } else { 8 };
+    let incremental =
+        reuse.filter(|r| r.proto == proto && r.l4.len() >= min_len && hdr_len == new_hdr_len && seg_len == r.seg_len);
     let c = match incremental {
         Some(r) => {
             // RFC 1624: only the pseudo-header and the transport header changed.
