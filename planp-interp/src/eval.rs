@@ -404,7 +404,8 @@ fn send(m: &mut Machine, kind: SendKind, target: &crate::ir::SendTarget, ty: &Ty
             out
         }
     };
-    m.rt.send(Send { kind, channel: target.channel.clone(), overload: target.overload, bytes, neighbor });
+    let link_level = target.layout.as_ref().is_some_and(|l| l.starts_with_eth());
+    m.rt.send(Send { kind, channel: target.channel.clone(), overload: target.overload, bytes, neighbor, link_level });
 }
 
 /// The pointer mask of the `(protocol state, channel state)` pair a channel returns.

@@ -19,7 +19,7 @@ use crate::diag::{Diag, Phase};
 use crate::eval::{Machine, Raise, eval};
 use crate::ir::{Init, Program};
 use crate::packet::link::{self, Decoded, LinkType, Net};
-use crate::packet::{Reuse, encap, ipv4_shape, ipv6_shape, unmarshal};
+use crate::packet::{Captured, Reuse, encap, ipv4_shape, ipv6_shape, unmarshal};
 use crate::span::Span;
 use planp_primitives::heap::HeapStats;
 use planp_primitives::value::{self, zero};
@@ -137,8 +137,15 @@ impl Node {
         &self.prog
     }
 
-    /// Process one captured frame of link type `lt`, at time `now_ns`.
+    /// Process one frame of link type `lt`, whole (not cut short by a capture), at time
+    /// `now_ns`.
     pub fn process(&mut self, lt: LinkType, frame: &[u8], now_ns: u64) -> Outcome {
+        self.process_captured(lt, frame, frame.len(), now_ns)
+    }
+
+    /// Process one captured frame of link type `lt` that was `wire_len` bytes long on the
+    /// wire (more than `frame.len()` if the capture cut it short), at time `now_ns`.
+    pub fn process_captured(&mut self, lt: LinkType, frame: &[u8], wire_len: usize, now_ns: u64) -> Outcome {
         self.m.rt.now_ns = now_ns;
         let d = link::decode(lt, frame);
         let prog = self.prog.clone();
@@ -146,14 +153,20 @@ impl Node {
         if let Some((i, v)) = self.channel_packet(frame, &d) {
             outcome = Some(self.run(i, v, None));
         }
-        if outcome.is_none() && d.net != Net::Other {
-            let ethernet = lt.base() == 1;
+        let ethernet = lt.base() == 1;
+        if outcome.is_none() && (d.net != Net::Other || ethernet) {
             for (i, ch) in prog.channels.iter().enumerate() {
                 let Some(layout) = &ch.layout else { continue };
-                if layout.net() != if d.net == Net::Ipv4 { crate::packet::Part::Ip } else { crate::packet::Part::Ip6 } {
+                let fits = match layout.net() {
+                    Some(crate::packet::Part::Ip) => d.net == Net::Ipv4,
+                    Some(_) => d.net == Net::Ipv6,
+                    None => ethernet,
+                };
+                if !fits {
                     continue;
                 }
-                if let Some(pkt) = unmarshal(layout, frame, &d, ethernet, &mut self.m.rt.heap) {
+                let how = Captured { ethernet, truncated: wire_len > frame.len() };
+                if let Some(pkt) = unmarshal(layout, frame, &d, how, &mut self.m.rt.heap) {
                     let net = &frame[d.link_len..d.net_end];
                     let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
                     outcome = Some(self.run(i, pkt, Some(reuse)));
@@ -176,8 +189,8 @@ impl Node {
     fn channel_packet(&mut self, frame: &[u8], d: &Decoded) -> Option<(usize, Word)> {
         let net = frame.get(d.link_len..d.net_end)?;
         let s = match d.net {
-            Net::Ipv4 => ipv4_shape(net)?,
-            Net::Ipv6 => ipv6_shape(net)?,
+            Net::Ipv4 => ipv4_shape(net, false)?,
+            Net::Ipv6 => ipv6_shape(net, false)?,
             Net::Other => return None,
         };
         let udp = net.get(s.header_len..s.total_len)?;
@@ -220,7 +233,7 @@ impl Node {
             let Effect::Send(s) = e else { continue };
             let net_packet;
             let bytes: &[u8] = if s.channel == "network" {
-                let is_eth = s.bytes.first().is_some_and(|b| b >> 4 != 4 && b >> 4 != 6);
+                let is_eth = s.link_level;
                 if is_eth && ethernet {
                     out.push(s.bytes.clone());
                     continue;
@@ -229,6 +242,9 @@ impl Node {
                     // An Ethernet frame built by the program, on a capture of another
                     // link type: its IP packet goes in a frame of that type.
                     let n = link::decode(LinkType::ETHERNET, &s.bytes).link_len.min(s.bytes.len());
+                    if n == s.bytes.len() {
+                        continue; // not an IP packet: nothing to put in a frame of this type
+                    }
                     &s.bytes[n..]
                 } else {
                     &s.bytes

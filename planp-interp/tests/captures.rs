@@ -48,7 +48,7 @@ fn pass_through_is_byte_identical() {
         let mut writer: Option<Writer> = None;
         while let Some(p) = reader.next() {
             let p = p.unwrap_or_else(|e| panic!("{name}: {e}"));
-            let o = n.process(p.link, &p.data, p.ts_ns);
+            let o = n.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
             assert!(o.pass_through && o.channel.is_none());
             assert_eq!(o.frames, vec![p.data.clone()], "{name}: a passed packet changed");
             let w = writer.get_or_insert_with(|| Writer::create(&out, p.link, true).unwrap());
@@ -93,7 +93,7 @@ fn every_capture_runs_through_programs() {
             let mut n = node(src);
             let mut reader = Reader::open(&path).unwrap();
             while let Some(Ok(p)) = reader.next() {
-                let o = n.process(p.link, &p.data, p.ts_ns);
+                let o = n.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
                 if o.pass_through {
                     assert_eq!(o.frames, vec![p.data.clone()]);
                 }

@@ -165,7 +165,7 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
             }
         };
         stats.packets_in += 1;
-        let o = node.process(p.link, &p.data, p.ts_ns);
+        let o = node.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
         stats.channel_runs += o.channel.is_some() as u64;
         stats.exceptions += o.exception.is_some() as u64;
         stats.passed += o.pass_through as u64;

@@ -60,6 +60,8 @@ pub struct Send {
     pub bytes: Vec<u8>,
     /// For `OnNeighbor`: the neighbour's address.
     pub neighbor: Option<u32>,
+    /// Do the bytes start with an Ethernet header (a packet type starting with `eth`)?
+    pub link_level: bool,
 }
 
 /// An observable effect of running PLAN-P code.
@@ -206,6 +208,7 @@ mod tests {
         let mark = rt.effects_len();
         rt.print(b"b");
         rt.send(Send {
+            link_level: false,
             kind: SendKind::Remote,
             channel: "network".into(),
             overload: 0,

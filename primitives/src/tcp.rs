@@ -93,7 +93,7 @@ pub const PRIMS: &[Prim] = &[
     Prim {
         name: "tcpFlags",
         signature: "tcp -> int",
-        doc: "The flag bits (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256).",
+        doc: "The 12 bits after the data offset, as tshark's tcp.flags: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256, and 3 reserved bits.",
         typing: mono!([Type::Tcp] -> Type::Int),
         compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 2) & FLAG_BITS),
         raises: &[],
@@ -102,7 +102,7 @@ pub const PRIMS: &[Prim] = &[
     Prim {
         name: "tcpFlagsSet",
         signature: "tcp*int -> tcp",
-        doc: "tcpFlagsSet(h, f): h with flag bits f (its low 9 bits: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256); the data offset is kept.",
+        doc: "tcpFlagsSet(h, f): h with the 12 flag bits f (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256, reserved above); the data offset is kept.",
         typing: mono!([Type::Tcp, Type::Int] -> Type::Tcp),
         compute: |rt, a, _| {
             let b = rt.heap.bytes(a[0]);
@@ -151,8 +151,9 @@ pub const PRIMS: &[Prim] = &[
     },
 ];
 
-/// The flag bits of the 16-bit word at bytes 12..14 (below them: data offset, reserved).
-const FLAG_BITS: u64 = 0x1ff;
+/// The flag bits of the 16-bit word at bytes 12..14: all but the 4-bit data offset (the
+/// 3 reserved bits included, as tshark counts them).
+const FLAG_BITS: u64 = 0xfff;
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
     let b = set(rt.heap.bytes(a[0]), off, n, a[1]);
@@ -174,7 +175,7 @@ pub fn header_len(b: &[u8]) -> usize {
 /// A one-line description, as the REPL shows header values.
 pub fn describe(b: &[u8]) -> String {
     const NAMES: [(u64, char); 6] = [(2, 'S'), (1, 'F'), (4, 'R'), (8, 'P'), (16, '.'), (32, 'U')];
-    let flags = get(b, 12, 2) & 0x1ff;
+    let flags = get(b, 12, 2) & 0xfff;
     let f: String = NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|&(_, c)| c).collect();
     format!("<tcp {} > {} [{}] seq {} ack {}>", get(b, 0, 2), get(b, 2, 2), f, get(b, 4, 4), get(b, 8, 4))
 }
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(g("tcpSeq", &h), 0x89ab_cdef, "unsigned");
         assert_eq!(g("tcpAck", &h), 7);
         assert_eq!(g("tcpHlen", &h), 24);
-        assert_eq!(g("tcpFlags", &h), 0x112);
+        assert_eq!(g("tcpFlags", &h), 0x312, "the reserved bits count, as in tshark");
         assert_eq!(g("tcpWindow", &h), 0xfaf0);
         assert_eq!(g("tcpChecksum", &h), 0xbeef);
         assert_eq!(g("tcpUrgent", &h), 0x0102);
@@ -229,8 +230,8 @@ mod tests {
             ("tcpSeqSet", "tcpSeq", -1, 0xffff_ffff),
             ("tcpAckSet", "tcpAck", 0x1_0000_0005, 5),
             ("tcpWindowSet", "tcpWindow", 0x10000, 0),
-            ("tcpFlagsSet", "tcpFlags", 0x401, 1),
-            ("tcpFlagsSet", "tcpFlags", -1, 0x1ff),
+            ("tcpFlagsSet", "tcpFlags", 0x1401, 0x401),
+            ("tcpFlagsSet", "tcpFlags", -1, 0xfff),
         ];
         for (set, get, v, want) in cases {
             let n = set_field(Type::Tcp, set, &h, v);
@@ -240,9 +241,9 @@ mod tests {
             assert_eq!(g("tcpHlen", &n), 24, "{set} keeps the data offset");
             assert_eq!(&n[20..], &h[20..], "{set} keeps the options");
         }
-        // The flags setter keeps the data offset and the reserved bits.
+        // The flags setter keeps the data offset and sets the reserved bits too.
         let n = set_field(Type::Tcp, "tcpFlagsSet", &h, 0);
-        assert_eq!(&n[12..14], &[0x62, 0x00]);
+        assert_eq!(&n[12..14], &[0x60, 0x00]);
         // Fields beyond the end of a truncated header are not written.
         assert_eq!(set_field(Type::Tcp, "tcpWindowSet", &h[..15], 1), &h[..15]);
         assert_eq!(set_field(Type::Tcp, "tcpFlagsSet", &h[..13], 1), &h[..13]);

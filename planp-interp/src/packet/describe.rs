@@ -29,7 +29,7 @@ pub fn fields(lt: LinkType, frame: &[u8]) -> Fields {
     let d = link::decode(lt, frame);
     let Some(net) = frame.get(d.link_len..d.net_end) else { return Fields { fields: f } };
     let (shape, proto) = match d.net {
-        Net::Ipv4 => match ipv4_shape(net) {
+        Net::Ipv4 => match ipv4_shape(net, true) {
             Some(s) => {
                 f.push(("ip.src", format_host(get(net, 12, 4) as u32)));
                 f.push(("ip.dst", format_host(get(net, 16, 4) as u32)));
@@ -38,7 +38,7 @@ pub fn fields(lt: LinkType, frame: &[u8]) -> Fields {
             }
             None => return Fields { fields: vec![("ip", "malformed".into())] },
         },
-        Net::Ipv6 => match ipv6_shape(net) {
+        Net::Ipv6 => match ipv6_shape(net, true) {
             Some(s) => {
                 f.push(("ip6.src", format_addr(&net[8..24])));
                 f.push(("ip6.dst", format_addr(&net[24..40])));
@@ -54,7 +54,7 @@ pub fn fields(lt: LinkType, frame: &[u8]) -> Fields {
         6 if !shape.fragment && seg.len() >= 20 => {
             f.push(("tcp.src", get(seg, 0, 2).to_string()));
             f.push(("tcp.dst", get(seg, 2, 2).to_string()));
-            f.push(("tcp.flags", format!("{:#05x}", get(seg, 12, 2) & 0x1ff)));
+            f.push(("tcp.flags", format!("{:#05x}", get(seg, 12, 2) & 0xfff)));
             let hl = ((seg[12] >> 4) as usize * 4).min(seg.len());
             f.push(("payload", (seg.len() - hl).to_string()));
         }

@@ -2,7 +2,7 @@
 //! packet is put back into a frame of the same link type.
 //!
 //! Supported link types (the pcap `LINKTYPE_` numbers): Ethernet (1) with 802.1Q and
-//! 802.1ad (QinQ) tags, BSD loopback (0, and OpenBSD's 108), PPP (9), raw IP (101, and
+//! 802.1ad (QinQ) tags and MPLS label stacks, BSD loopback (0, and OpenBSD's 108), PPP (9), raw IP (101, and
 //! 12/14 on some systems), Linux cooked captures v1 (113) and v2 (276), raw IPv4 (228)
 //! and IPv6 (229), and NFLOG (239). Frames of other link types, and frames whose network
 //! protocol is neither IPv4 nor IPv6, carry no IP packet: no `network` channel sees them,
@@ -106,6 +106,22 @@ fn ethertype_net(b: &[u8], at: usize, ethertype: u64) -> Net {
     }
 }
 
+/// The length of an Ethernet header with its VLAN tags (not MPLS labels), whatever the
+/// frame carries.
+pub fn ethernet_header_len(frame: &[u8]) -> Option<usize> {
+    if frame.len() < 14 {
+        return None;
+    }
+    let mut off = 12;
+    while is_tag(get(frame, off, 2)) {
+        off += 4;
+        if off + 2 > frame.len() {
+            return None;
+        }
+    }
+    Some(off + 2)
+}
+
 /// Is this EtherType a VLAN tag (802.1Q, 802.1ad, or the old QinQ 0x9100)?
 fn is_tag(t: u64) -> bool {
     matches!(t, 0x8100 | 0x88a8 | 0x9100)
@@ -130,7 +146,11 @@ pub fn decode(lt: LinkType, frame: &[u8]) -> Decoded {
             if is_tag(t) {
                 return none;
             }
-            at(off + 2, ethertype_net(frame, off + 2, t))
+            let start = off + 2;
+            if t == 0x8847 || t == 0x8848 {
+                return mpls(frame, start);
+            }
+            at(start, ethertype_net(frame, start, t))
         }
         0 | 108 => {
             if n < 4 {
@@ -153,12 +173,14 @@ pub fn decode(lt: LinkType, frame: &[u8]) -> Decoded {
             } else {
                 (2, get(frame, off, 2))
             };
+            let start = off + proto_len;
             let net = match proto {
                 0x0021 => Net::Ipv4,
                 0x0057 => Net::Ipv6,
+                0x0281 | 0x0283 => return mpls(frame, start),
                 _ => Net::Other,
             };
-            at(off + proto_len, net)
+            at(start, net)
         }
         12 | 14 | 101 => at(0, by_version(frame, 0)),
         228 => at(0, if by_version(frame, 0) == Net::Ipv4 { Net::Ipv4 } else { Net::Other }),
@@ -177,6 +199,22 @@ pub fn decode(lt: LinkType, frame: &[u8]) -> Decoded {
         }
         239 => decode_nflog(frame),
         _ => none,
+    }
+}
+
+/// An MPLS label stack at `start`: labels of 4 bytes up to the one with the
+/// bottom-of-stack bit; the IP version nibble says what is underneath.
+fn mpls(frame: &[u8], mut start: usize) -> Decoded {
+    let n = frame.len();
+    loop {
+        if start + 4 > n {
+            return Decoded { link_len: n, net_end: n, net: Net::Other };
+        }
+        let bottom = frame[start + 2] & 1 == 1;
+        start += 4;
+        if bottom {
+            return Decoded { link_len: start, net_end: n, net: by_version(frame, start) };
+        }
     }
 }
 

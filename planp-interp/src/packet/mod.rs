@@ -18,7 +18,7 @@ pub mod describe;
 pub mod encap;
 pub mod link;
 
-use link::{Decoded, Net};
+use link::Decoded;
 use planp_primitives::bytes::get;
 use planp_primitives::{Heap, Type, Word, ip, tcp};
 
@@ -73,9 +73,9 @@ impl PacketLayout {
         self.parts.first() == Some(&Part::Eth)
     }
 
-    /// The network part (`ip` or `ip6`).
-    pub fn net(&self) -> Part {
-        self.parts[self.starts_with_eth() as usize]
+    /// The network part (`ip` or `ip6`), if the type has one (`eth*blob` does not).
+    pub fn net(&self) -> Option<Part> {
+        self.parts.iter().copied().find(|p| matches!(p, Part::Ip | Part::Ip6))
     }
 
     /// The pointer mask of the packet tuple.
@@ -96,15 +96,25 @@ pub fn layout_of(ty: &Type) -> Result<PacketLayout, String> {
         parts.push(Part::Eth);
         i += 1;
     }
-    match comps.get(i) {
-        Some(Type::Ip) => parts.push(Part::Ip),
-        Some(Type::Ip6) => parts.push(Part::Ip6),
-        _ => {
-            return Err("a packet type starts with `ip` or `ip6` (after an optional `eth`), as in `ip*tcp*blob`".into());
+    let has_net = match comps.get(i) {
+        Some(Type::Ip) => {
+            parts.push(Part::Ip);
+            true
         }
+        Some(Type::Ip6) => {
+            parts.push(Part::Ip6);
+            true
+        }
+        // `eth*blob` (and `eth` followed by fields): any Ethernet frame, IP or not.
+        _ if i == 1 => false,
+        _ => {
+            return Err("a packet type starts with `ip`, `ip6` or `eth`, as in `ip*tcp*blob` or `eth*blob`".into());
+        }
+    };
+    if has_net {
+        i += 1;
     }
-    i += 1;
-    match comps.get(i) {
+    match comps.get(i).filter(|_| has_net) {
         Some(Type::Tcp) => {
             parts.push(Part::Tcp);
             i += 1;
@@ -149,51 +159,53 @@ fn is_ipv6_extension(next: u8) -> bool {
     matches!(next, 0 | 43 | 44 | 51 | 60 | 135 | 139 | 140)
 }
 
-/// The shape of an IP packet: header length, payload protocol, whether it is a fragment,
-/// and where it ends.
+/// The shape of an IP packet: header length, payload protocol, whether it is a later
+/// fragment, and where it ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpShape {
     /// Bytes of IP header (IPv4 options, or IPv6 extension headers, included).
     pub header_len: usize,
     /// The protocol of the payload (after IPv6 extension headers).
     pub proto: u8,
-    /// Is the packet a fragment (not the whole datagram)?
+    /// Is the packet a fragment other than the first (so without the transport header)?
     pub fragment: bool,
-    /// The packet's length: the end of the datagram within the bytes (anything after is
-    /// link-layer padding or trailer).
+    /// Where the packet ends in the bytes: its length, or the end of the captured bytes
+    /// when the capture cut it short (anything after is link-layer padding or trailer).
     pub total_len: usize,
 }
 
 /// Parse an IPv4 header at the start of `b`. A total length of 0 (as captured with
-/// segmentation offload) means "the captured bytes".
-pub fn ipv4_shape(b: &[u8]) -> Option<IpShape> {
+/// segmentation offload) means "the captured bytes"; a total length beyond them is
+/// accepted only if the capture `truncated` the frame (a short snapshot length), and the
+/// packet ends where the capture does.
+pub fn ipv4_shape(b: &[u8], truncated: bool) -> Option<IpShape> {
     if b.len() < 20 || b[0] >> 4 != 4 {
         return None;
     }
     let hl = ip::header_len(b);
     let total = match get(b, 2, 2) as usize {
         0 => b.len(),
-        t => t,
+        t if t > b.len() && !truncated => return None,
+        t => t.min(b.len()),
     };
-    if hl < 20 || total < hl || total > b.len() {
+    if hl < 20 || total < hl {
         return None;
     }
-    Some(IpShape { header_len: hl, proto: b[9], fragment: get(b, 6, 2) & 0x3fff != 0, total_len: total })
+    Some(IpShape { header_len: hl, proto: b[9], fragment: get(b, 6, 2) & 0x1fff != 0, total_len: total })
 }
 
 /// Parse an IPv6 header and its extension headers at the start of `b`. A payload length
-/// of 0 (jumbograms, segmentation offload) means "the captured bytes".
-pub fn ipv6_shape(b: &[u8]) -> Option<IpShape> {
+/// of 0 (jumbograms, segmentation offload) means "the captured bytes"; a length beyond
+/// them is accepted only if the capture `truncated` the frame.
+pub fn ipv6_shape(b: &[u8], truncated: bool) -> Option<IpShape> {
     if b.len() < 40 || b[0] >> 4 != 6 {
         return None;
     }
     let total = match get(b, 4, 2) as usize {
         0 => b.len(),
-        p => 40 + p,
+        p if 40 + p > b.len() && !truncated => return None,
+        p => (40 + p).min(b.len()),
     };
-    if total > b.len() {
-        return None;
-    }
     let (mut off, mut next, mut fragment) = (40usize, b[6], false);
     while is_ipv6_extension(next) {
         if off + 8 > total {
@@ -201,7 +213,7 @@ pub fn ipv6_shape(b: &[u8]) -> Option<IpShape> {
         }
         let len = match next {
             44 => {
-                fragment |= get(b, off + 2, 2) & 0xfff9 != 0;
+                fragment |= get(b, off + 2, 2) & 0xfff8 != 0;
                 8
             }
             51 => (b[off + 1] as usize + 2) * 4,
@@ -216,19 +228,24 @@ pub fn ipv6_shape(b: &[u8]) -> Option<IpShape> {
     Some(IpShape { header_len: off, proto: next, fragment, total_len: total })
 }
 
-/// The length of an Ethernet header with its VLAN tags at the start of `b`.
-fn eth_len(b: &[u8]) -> Option<usize> {
-    let d = link::decode(link::LinkType::ETHERNET, b);
-    (d.net != Net::Other).then_some(d.link_len)
+/// How a frame was captured: which link type, and whether the capture cut it short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Captured {
+    /// Is it an Ethernet frame (only those match types that start with `eth`)?
+    pub ethernet: bool,
+    /// Did the capture keep fewer bytes than the frame had on the wire? Then length
+    /// fields beyond the captured bytes are expected, not malformed.
+    pub truncated: bool,
 }
 
 /// Read a packet of layout `layout` from a frame, or `None` if it does not match.
-/// `frame` is the whole captured frame and `d` where its network packet is;
-/// `ethernet` says whether the frame is an Ethernet frame (only those match types
-/// that start with `eth`). Header and field values are allocated in the scratch space.
-pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, ethernet: bool, heap: &mut Heap) -> Option<Word> {
+/// `frame` is the whole captured frame and `d` where its network packet is. Header and
+/// field values are allocated in the scratch space.
+pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, how: Captured, heap: &mut Heap) -> Option<Word> {
+    let Captured { ethernet, truncated } = how;
     let mut vals: Vec<Word> = Vec::with_capacity(layout.parts.len());
-    let mut rest: &[u8] = frame.get(d.link_len..d.net_end)?;
+    let has_net = layout.net().is_some();
+    let mut rest: &[u8] = if has_net { frame.get(d.link_len..d.net_end)? } else { &[] };
     let mut shape: Option<IpShape> = None;
     for &part in &layout.parts {
         match part {
@@ -236,11 +253,16 @@ pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, ethernet: boo
                 if !ethernet {
                     return None;
                 }
-                let n = eth_len(frame)?;
+                // With an IP part, everything before the IP header (tags and MPLS labels
+                // included); without, the Ethernet header and its VLAN tags.
+                let n = if has_net { d.link_len } else { link::ethernet_header_len(frame)? };
                 vals.push(heap.alloc_bytes(&frame[..n]));
+                if !has_net {
+                    rest = &frame[n..];
+                }
             }
             Part::Ip | Part::Ip6 => {
-                let s = if part == Part::Ip { ipv4_shape(rest)? } else { ipv6_shape(rest)? };
+                let s = if part == Part::Ip { ipv4_shape(rest, truncated)? } else { ipv6_shape(rest, truncated)? };
                 vals.push(heap.alloc_bytes(&rest[..s.header_len]));
                 rest = &rest[s.header_len..s.total_len];
                 shape = Some(s);
@@ -264,9 +286,10 @@ pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, ethernet: boo
                 }
                 let len = match get(rest, 4, 2) as usize {
                     0 => rest.len(), // IPv6 jumbograms, segmentation offload
-                    l => l,
+                    l if l > rest.len() && !truncated => return None,
+                    l => l.min(rest.len()), // cut short by the capture
                 };
-                if len < 8 || len > rest.len() {
+                if len < 8 {
                     return None;
                 }
                 vals.push(heap.alloc_bytes(&rest[..8]));
@@ -441,7 +464,7 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
     // the blob still gets its checksum fixed, unless the packet is a fragment (then the
     // segment is not all here).
     let l4 = l4.or_else(|| {
-        let shape = if v6 { ipv6_shape(&out[ipo..]) } else { ipv4_shape(&out[ipo..]) }?;
+        let shape = if v6 { ipv6_shape(&out[ipo..], false) } else { ipv4_shape(&out[ipo..], false) }?;
         match shape.proto {
             6 if !shape.fragment => Some((ipo + shape.header_len, Part::Tcp)),
             17 if !shape.fragment => Some((ipo + shape.header_len, Part::Udp)),
@@ -515,7 +538,7 @@ mod tests {
 
     fn raw(layout: &PacketLayout, pkt: &[u8], heap: &mut Heap) -> Option<Word> {
         let d = link::decode(LinkType::RAW, pkt);
-        unmarshal(layout, pkt, &d, false, heap)
+        unmarshal(layout, pkt, &d, Captured { ethernet: false, truncated: false }, heap)
     }
 
     fn tcp_ok(out: &[u8]) -> bool {
@@ -597,7 +620,7 @@ mod tests {
         p.extend([0x30, 0x39, 0, 53, 0, 9, 0, 0, b'x']);
         let plen = (p.len() - 40) as u16;
         p[4..6].copy_from_slice(&plen.to_be_bytes());
-        let s = ipv6_shape(&p).unwrap();
+        let s = ipv6_shape(&p, false).unwrap();
         assert_eq!((s.header_len, s.proto, s.fragment), (48, 17, false));
         let l = lay(&[Type::Ip6, Type::Udp, Type::Blob]);
         let mut heap = Heap::new();
