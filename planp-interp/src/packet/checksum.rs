@@ -33,11 +33,43 @@ pub fn finish(acc: u64) -> u16 {
 }
 
 /// The pseudo-header sum for a transport segment of `len` bytes with protocol `proto`,
-/// from the IPv4 or IPv6 header `ip` (addresses at their fixed offsets).
+/// from the IPv4 or IPv6 header `ip` (with its IPv6 extension headers). For IPv6 with a
+/// routing header that still has segments to visit, the destination is the final one
+/// (RFC 8200 section 8.1).
 pub fn pseudo(ip: &[u8], proto: u8, len: usize) -> u64 {
-    let addrs = if ip.first().is_some_and(|b| b >> 4 == 6) { ip.get(8..40) } else { ip.get(12..20) };
-    let acc = sum(addrs.unwrap_or(&[]), 0);
+    let acc = if ip.first().is_some_and(|b| b >> 4 == 6) {
+        sum(ip.get(8..24).unwrap_or(&[]), 0) + sum(final_destination(ip).unwrap_or(&[]), 0)
+    } else {
+        sum(ip.get(12..20).unwrap_or(&[]), 0)
+    };
     acc + proto as u64 + (len as u64 & 0xffff) + (len as u64 >> 16)
+}
+
+/// The destination an IPv6 packet will finally reach: the last address of a type 0 or 2
+/// routing header, or the first segment of a segment routing header (type 4), when
+/// segments are left; otherwise the header's destination.
+fn final_destination(ip: &[u8]) -> Option<&[u8]> {
+    let dst = ip.get(24..40);
+    let (mut off, mut next) = (40usize, *ip.get(6)?);
+    while matches!(next, 0 | 43 | 44 | 51 | 60 | 135 | 139 | 140) {
+        let h = ip.get(off..off + 8)?;
+        let len = match next {
+            44 => 8,
+            51 => (h[1] as usize + 2) * 4,
+            _ => (h[1] as usize + 1) * 8,
+        };
+        if next == 43 && h[3] > 0 {
+            let addrs = h[1] as usize / 2;
+            return match h[2] {
+                0 | 2 if addrs > 0 => ip.get(off + 8 + (addrs - 1) * 16..off + 8 + addrs * 16).or(dst),
+                4 if addrs > 0 => ip.get(off + 8..off + 24).or(dst),
+                _ => dst,
+            };
+        }
+        next = h[0];
+        off += len;
+    }
+    dst
 }
 
 /// RFC 1624, equation 3: the new checksum when the words summing to `old_part` were

@@ -440,7 +440,7 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
             next = out[off];
             off += len;
         }
-        let payload = (pkt_len - 40).min(0xffff) as u16;
+        let payload = if pkt_len - 40 > 0xffff { 0 } else { (pkt_len - 40) as u16 };
         out[ipo + 4..ipo + 6].copy_from_slice(&payload.to_be_bytes());
         (l4.map_or(off - ipo, |(o, _)| o - ipo), at)
     } else {
@@ -448,7 +448,9 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
             return;
         }
         let hl = ip::header_len(&out[ipo..]).clamp(20, pkt_len);
-        let total = pkt_len.min(0xffff) as u16;
+        // A packet longer than the field can say (Linux BIG TCP, segmentation offload)
+        // carries 0, as it was captured.
+        let total = if pkt_len > 0xffff { 0 } else { pkt_len as u16 };
         out[ipo + 2..ipo + 4].copy_from_slice(&total.to_be_bytes());
         (hl, ipo + 9)
     };
