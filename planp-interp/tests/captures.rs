@@ -101,3 +101,56 @@ fn every_capture_runs_through_programs() {
         }
     }
 }
+
+mod broken_files {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Read a whole capture from bytes through a node that takes every IP packet; the
+    /// reader stops at the first damage with an error, and nothing panics.
+    fn exercise(bytes: Vec<u8>) {
+        let mut n = node(
+            "channel network(ps : int, ss : unit, p : ip*tcp*blob) is
+               (OnRemote(network, (ipTtlSet(#1 p, 3), tcpDstSet(#2 p, 9), #3 p)); (ps + 1, ss))
+             channel network(ps : int, ss : unit, p : ip6*udp*blob) is (OnRemote(network, p); (ps, ss))
+             channel network(ps : int, ss : unit, p : eth*blob) is (OnRemote(network, p); (ps, ss))",
+        );
+        let Ok(mut r) = Reader::from_read("fuzz", std::io::Cursor::new(bytes)) else { return };
+        let mut count = 0;
+        while let Some(p) = r.next() {
+            let Ok(p) = p else { break };
+            let _ = n.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
+            count += 1;
+            assert!(count < 100_000);
+        }
+    }
+
+    fn corpus_bytes() -> Vec<Vec<u8>> {
+        corpus().iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_are_not_a_crash(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            exercise(bytes);
+        }
+
+        /// A real capture with bytes overwritten here and there, or cut anywhere.
+        #[test]
+        fn damaged_captures_are_not_a_crash(which in any::<usize>(), edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..12), cut in any::<usize>()) {
+            let all = corpus_bytes();
+            let mut b = all[which % all.len()].clone();
+            for (at, v) in edits {
+                if !b.is_empty() {
+                    let i = at % b.len();
+                    b[i] = v;
+                }
+            }
+            let keep = if b.is_empty() { 0 } else { cut % (b.len() + 1) };
+            b.truncate(keep.max(b.len() / 2));
+            exercise(b);
+        }
+    }
+}

@@ -112,3 +112,81 @@ fn eval_reports_an_exception_in_an_initialiser() {
     assert!(e.contains("uncaught exception `NotFound` while initialising `x`"), "{e}");
     assert!(e.contains(":2:9]"), "{e}");
 }
+
+fn capture(name: &str) -> String {
+    root().join("testdata/pcaps/corpus").join(name).to_str().unwrap().to_string()
+}
+
+/// The trace of figure 2 over an HTTP capture is stable: it matches the recorded one.
+#[test]
+fn run_trace_is_stable() {
+    let f2 = root().join("examples/paper/figure2.planp");
+    let out = planp(&["run", f2.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--trace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    expect_test::expect_file!["data/figure2-print-flags.trace"].assert_eq(&text(&out.stdout));
+    assert!(
+        text(&out.stderr).starts_with(
+            "planp run: 10 packets in, 10 out, 0 passed through, 0 dropped, 0 exceptions, 10 channel runs; "
+        )
+    );
+}
+
+/// Without `--trace`, stdout is exactly what the program prints.
+#[test]
+fn run_prints_the_program_output() {
+    let p = std::env::temp_dir().join(format!("planp-cli-run-{}.planp", std::process::id()));
+    std::fs::write(
+        &p,
+        "channel network(ps : int, ss : unit, p : ip*tcp*blob) is (print(ps); print(\" \"); (ps + 1, ss))",
+    )
+    .unwrap();
+    let out = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--limit", "4"]);
+    let _ = std::fs::remove_file(&p);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "0 1 2 3 ");
+    assert!(text(&out.stderr).contains("4 packets in, 0 out, 0 passed through, 4 dropped"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_exit_codes() {
+    let f2 = root().join("examples/paper/figure2.planp");
+    let f2 = f2.to_str().unwrap();
+    // 3: not a capture.
+    let out = planp(&["run", f2, "--pcap", f2]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is not a capture file"));
+    // 3: missing input.
+    assert_eq!(planp(&["run", f2, "--pcap", "/nonexistent.pcap"]).status.code(), Some(3));
+    // 4: a capture cut short in the middle of a record; what came before is processed.
+    let whole = std::fs::read(capture("print-flags.pcap")).unwrap();
+    let cut = std::env::temp_dir().join(format!("planp-cut-{}.pcap", std::process::id()));
+    std::fs::write(&cut, &whole[..whole.len() - 30]).unwrap();
+    let out = planp(&["run", f2, "--pcap", cut.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&cut);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("9 packets in"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cut short"), "{}", text(&out.stderr));
+    // 1: a program that does not load.
+    let bad = root().join("planp-interp/tests/data/err/undefined_name.planp");
+    assert_eq!(planp(&["run", bad.to_str().unwrap(), "--pcap", &capture("print-flags.pcap")]).status.code(), Some(1));
+    // 2: usage.
+    assert_eq!(planp(&["run", f2]).status.code(), Some(2));
+}
+
+/// An exception escaping a channel is reported in the trace, and the packet passes on.
+#[test]
+fn run_traces_exceptions_and_pass_through() {
+    let p = std::env::temp_dir().join(format!("planp-cli-exn-{}.planp", std::process::id()));
+    std::fs::write(
+        &p,
+        "exception Odd\nchannel network(ps : int, ss : unit, p : ip*tcp*blob) is\n  if ps mod 2 = 1 then raise Odd else (ps + 1, ss)\n",
+    )
+    .unwrap();
+    let out = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--trace", "--limit", "3"]);
+    let _ = std::fs::remove_file(&p);
+    let t = text(&out.stdout);
+    assert!(t.contains("#2 exception Odd at "), "{t}");
+    assert!(t.contains(":3:24 escaped channel network"), "{t}");
+    assert!(t.contains("#2 pass len=74"), "{t}");
+    assert!(t.contains("#1 drop"), "{t}");
+}
