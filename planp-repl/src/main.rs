@@ -42,6 +42,11 @@ enum Cmd {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// List the primitives: name, type, what each does, the exceptions it raises.
+    Prims {
+        /// Show only the primitives whose name contains this text.
+        filter: Option<String>,
+    },
     /// Feed every packet of a capture through a program on one node.
     Run {
         /// Program file.
@@ -151,6 +156,18 @@ fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
+/// The primitive listing: one line per primitive.
+fn prims(filter: Option<&str>) -> String {
+    let mut out = String::new();
+    let names = planp_primitives::rt::BUILTIN_EXCEPTIONS;
+    for p in planp_primitives::all().iter().filter(|p| filter.is_none_or(|f| p.name.contains(f))) {
+        let raises: Vec<&str> = p.raises.iter().map(|e| names[e.0 as usize].0).collect();
+        let raises = if raises.is_empty() { String::new() } else { format!(" [raises {}]", raises.join(", ")) };
+        out.push_str(&format!("{} : {}\n    {}{raises}\n", p.name, p.signature, p.doc));
+    }
+    out
+}
+
 fn eval(file: &str) -> ExitCode {
     let Some(text) = read(file) else { return ExitCode::from(1) };
     let prog = match load(file, &text) {
@@ -198,6 +215,10 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose } => check(&files, format, verbose),
         Cmd::Eval { file } => eval(&file),
+        Cmd::Prims { filter } => {
+            print!("{}", prims(filter.as_deref()));
+            ExitCode::SUCCESS
+        }
         Cmd::Run { program, pcap, out, host, trace, limit } => {
             let Some(text) = read(&program) else { return ExitCode::from(1) };
             let prog = match load(&program, &text) {

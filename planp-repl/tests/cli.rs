@@ -190,3 +190,17 @@ fn run_traces_exceptions_and_pass_through() {
     assert!(t.contains("#2 pass len=74"), "{t}");
     assert!(t.contains("#1 drop"), "{t}");
 }
+
+/// Every primitive is listed with its type and its doc line.
+#[test]
+fn prims_lists_every_primitive() {
+    let out = planp(&["prims"]);
+    assert!(out.status.success());
+    let t = text(&out.stdout);
+    for p in planp_primitives::all() {
+        assert!(t.contains(&format!("{} : {}\n    {}", p.name, p.signature, p.doc)), "{} is missing", p.name);
+    }
+    let one = text(&planp(&["prims", "ipDstSet"]).stdout);
+    assert_eq!(one.lines().count(), 2, "{one}");
+    assert!(text(&planp(&["prims", "tableGet"]).stdout).contains("[raises NotFound]"));
+}

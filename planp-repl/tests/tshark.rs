@@ -207,3 +207,35 @@ fn the_checksum_check_can_fail() {
     assert_eq!(outer_transport(&rows[0][0]), Some("tcp"));
     assert_eq!(rows[0][1], "0", "tshark sees the input's TCP checksum as bad");
 }
+
+/// Timestamps and lengths read from pcap files of both byte orders, with microsecond and
+/// nanosecond resolution, and from pcapng files, are tshark's.
+#[test]
+fn capture_reading_agrees_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    for name in [
+        "pptp.pcap",
+        "tcp-handshake-nano.pcap",
+        "print-flags.pcap",
+        "bgp-role.pcapng",
+        "OSPFv2_Capture_FINAL.pcapng",
+        "icmpv6-length-zero.pcapng",
+    ] {
+        let path = root().join("testdata/pcaps/corpus").join(name);
+        let theirs = tshark(&path, &["frame.time_epoch", "frame.len", "frame.cap_len"]);
+        let mut r = planp_interp::capture::Reader::open(&path).unwrap();
+        for (i, row) in theirs.iter().enumerate() {
+            let p = r.next().unwrap().unwrap();
+            let ts = format!("{}.{:09}", p.ts_ns / 1_000_000_000, p.ts_ns % 1_000_000_000);
+            assert_eq!(
+                (ts.as_str(), p.orig_len.to_string(), p.data.len().to_string()),
+                (row[0].as_str(), row[1].clone(), row[2].clone()),
+                "{name} #{}",
+                i + 1
+            );
+        }
+        assert!(r.next().is_none(), "{name}: more packets than tshark reads");
+    }
+}
