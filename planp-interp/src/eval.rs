@@ -69,6 +69,20 @@ impl Machine {
         }
     }
 
+    /// Make room for what a program extended after this machine was made needs: its new
+    /// globals (zero until initialised), string literals and deeper stack.
+    pub fn grow(&mut self, prog: &Program) {
+        self.globals.resize(prog.globals.len(), 0);
+        for s in &prog.strings[self.strings.len().min(prog.strings.len())..] {
+            let h = self.rt.heap.alloc_bytes_persistent(s);
+            self.strings.push(h);
+        }
+        self.strings.truncate(prog.strings.len());
+        if self.stack.len() < prog.stack_size {
+            self.stack.resize(prog.stack_size, 0);
+        }
+    }
+
     // ---- the dynamic vocabulary ------------------------------------------------------
 
     /// Load a slot of the current frame.

@@ -23,7 +23,7 @@ pub struct FunId(pub u32);
 pub struct GlobalId(pub u32);
 
 /// A checked, resolved program.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Program {
     /// Name of the source (a path, usually).
     pub name: String,
@@ -50,7 +50,7 @@ pub struct Program {
 }
 
 /// A top-level `val`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Global {
     /// Its name.
     pub name: String,
@@ -62,7 +62,7 @@ pub struct Global {
 
 /// Code run once, when the program is loaded: a global's initialiser or a channel's
 /// `initstate`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Init {
     /// The global it initialises (for channel `initstate`, unused).
     pub global: GlobalId,
@@ -74,7 +74,7 @@ pub struct Init {
 
 /// A function (top-level or local; local ones reach their enclosing frame through a
 /// static link).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Fun {
     /// Its name.
     pub name: String,
@@ -95,7 +95,7 @@ pub struct Fun {
 }
 
 /// A channel (one overload).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Channel {
     /// Its name.
     pub name: String,
@@ -317,7 +317,46 @@ pub enum ExprKind {
     },
 }
 
+/// What declarations checked after a program add to it (see `typeck::Env::add`).
+#[derive(Clone, Debug)]
+pub struct Delta {
+    /// New globals, numbered after the program's.
+    pub globals: Vec<Global>,
+    /// Their initialisers, in order.
+    pub inits: Vec<Init>,
+    /// New functions, numbered after the program's.
+    pub funs: Vec<Fun>,
+    /// New string literals.
+    pub strings: Vec<Box<[u8]>>,
+    /// New exceptions.
+    pub exceptions: Vec<String>,
+    /// Frame slots the new initialisers need.
+    pub stack_size: usize,
+    /// Warnings about the new declarations.
+    pub warnings: Vec<crate::diag::Diag>,
+}
+
 impl Program {
+    /// Add declarations checked after the program.
+    pub fn extend(&mut self, d: &Delta) {
+        self.globals.extend(d.globals.iter().cloned());
+        self.inits.extend(d.inits.iter().cloned());
+        self.funs.extend(d.funs.iter().cloned());
+        self.strings.extend(d.strings.iter().cloned());
+        self.exceptions.extend(d.exceptions.iter().cloned());
+        self.stack_size = self.stack_size.max(d.stack_size);
+    }
+
+    /// Undo [`Program::extend`]: keep the first `globals`, `inits`, `funs`, `strings`
+    /// and `exceptions` items.
+    pub fn truncate(&mut self, globals: usize, inits: usize, funs: usize, strings: usize, exceptions: usize) {
+        self.globals.truncate(globals);
+        self.inits.truncate(inits);
+        self.funs.truncate(funs);
+        self.strings.truncate(strings);
+        self.exceptions.truncate(exceptions);
+    }
+
     /// A listing of the program's interface: exceptions, globals, functions and channels
     /// with their types, one per line (what `planp check --verbose` and the REPL's
     /// `:load` show, and what the front-end tests compare).

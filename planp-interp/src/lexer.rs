@@ -127,6 +127,21 @@ struct Lexer<'a> {
     diags: Vec<Diag>,
 }
 
+/// Split `src` into tokens, with spans counted from `base` (for text that is a part of a
+/// larger source map, such as one input of a REPL session).
+pub fn lex_at(src: &str, base: u32) -> (Vec<Token>, Vec<Diag>) {
+    let (mut toks, mut diags) = lex(src);
+    if base != 0 {
+        let shift = |s: &mut Span| {
+            s.start += base;
+            s.end += base;
+        };
+        toks.iter_mut().for_each(|t| shift(&mut t.span));
+        diags.iter_mut().flat_map(|d| d.labels.iter_mut()).for_each(|l| shift(&mut l.span));
+    }
+    (toks, diags)
+}
+
 /// Split `src` into tokens, with the problems found on the way.
 pub fn lex(src: &str) -> (Vec<Token>, Vec<Diag>) {
     // A UTF-8 byte-order mark is not part of the program.

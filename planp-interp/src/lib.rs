@@ -24,6 +24,7 @@ pub mod lexer;
 pub mod node;
 pub mod packet;
 pub mod parser;
+pub mod session;
 pub mod span;
 pub mod typeck;
 

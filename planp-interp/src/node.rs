@@ -122,6 +122,65 @@ impl Node {
         Ok(node)
     }
 
+    /// Add declarations checked after the program (see `typeck::Env::add`) and run their
+    /// initialisers; returns what they printed. If one raises, the node is as before.
+    pub fn extend(&mut self, d: &crate::ir::Delta) -> Result<Vec<Effect>, LoadError> {
+        let p = &self.prog;
+        let marks = (p.globals.len(), p.inits.len(), p.funs.len(), p.strings.len(), p.exceptions.len());
+        Arc::make_mut(&mut self.prog).extend(d);
+        let prog = self.prog.clone();
+        self.m.grow(&prog);
+        self.m.rt.heap.begin();
+        for init in &d.inits {
+            let g = &prog.globals[init.global.0 as usize];
+            match run_init(&prog, init, &mut self.m) {
+                Ok(v) => {
+                    let v = self.m.rt.heap.promote(v, g.ty.is_ptr());
+                    self.m.set_global(init.global.0, v);
+                }
+                Err(r) => {
+                    self.m.rt.heap.rollback();
+                    let e = load_error(&prog, &mut self.m, r, &format!("`{}`", g.name), g.span);
+                    self.m.rt.heap.reset_scratch();
+                    let (gl, it, fu, st, ex) = marks;
+                    Arc::make_mut(&mut self.prog).truncate(gl, it, fu, st, ex);
+                    let prog = self.prog.clone();
+                    self.m.grow(&prog);
+                    return Err(e);
+                }
+            }
+        }
+        self.m.rt.heap.commit();
+        self.m.rt.heap.reset_scratch();
+        if self.m.rt.heap.wants_collection() {
+            self.collect();
+        }
+        Ok(self.m.rt.take_effects())
+    }
+
+    /// Return the protocol state and every channel's state to their initial values (the
+    /// channels' `initstate`, or the zero value of their type); globals are kept.
+    pub fn reset_states(&mut self) -> Result<(), LoadError> {
+        let prog = self.prog.clone();
+        let mut ss = Vec::with_capacity(prog.channels.len());
+        for ch in &prog.channels {
+            let v = match &ch.init {
+                Some(init) => run_init(&prog, init, &mut self.m).map_err(|r| {
+                    load_error(&prog, &mut self.m, r, &format!("the initstate of channel `{}`", ch.name), ch.span)
+                })?,
+                None => zero(&mut self.m.rt.heap, &ch.ss_type),
+            };
+            ss.push(self.m.rt.heap.promote(v, ch.ss_type.is_ptr()));
+        }
+        let ps = zero(&mut self.m.rt.heap, &prog.ps_type);
+        self.ps = self.m.rt.heap.promote(ps, prog.ps_type.is_ptr());
+        self.ss = ss;
+        self.m.rt.heap.reset_scratch();
+        let _ = self.m.rt.take_effects();
+        self.collect();
+        Ok(())
+    }
+
     /// What the initialisers printed (and sent) when the program was loaded.
     pub fn init_effects(&self) -> &[Effect] {
         &self.init_effects

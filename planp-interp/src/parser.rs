@@ -16,7 +16,7 @@
 
 use crate::ast::*;
 use crate::diag::{Diag, Phase};
-use crate::lexer::{Kw, Sym, Tok, Token, lex};
+use crate::lexer::{Kw, Sym, Tok, Token, lex_at};
 use crate::span::Span;
 
 /// How deeply expressions and types may nest.
@@ -24,12 +24,17 @@ pub const MAX_NESTING: u32 = 256;
 
 /// Parse a whole program. Problems are returned with the (partial) tree.
 pub fn parse(src: &str) -> (Program, Vec<Diag>) {
-    let (toks, mut diags) = lex(src);
+    parse_at(src, 0)
+}
+
+/// Parse a program whose spans count from `base` (see [`crate::lexer::lex_at`]).
+pub fn parse_at(src: &str, base: u32) -> (Program, Vec<Diag>) {
+    let (toks, mut diags) = lex_at(src, base);
     let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0, decl_name: None };
     let prog = p.program();
     // After a literal or comment that is never closed, "found the end of the file" is noise.
     if diags.iter().any(|d| d.name == "unterminated-literal" || d.name == "unterminated-comment") {
-        let eof = src.len() as u32;
+        let eof = base + src.len() as u32;
         p.diags.retain(|d| d.span().start < eof);
     }
     diags.append(&mut p.diags);
@@ -48,8 +53,8 @@ pub enum Interactive {
 
 /// Parse REPL input: declarations if it starts with a declaration keyword, otherwise one
 /// expression (a trailing `;` is allowed).
-pub fn parse_interactive(src: &str) -> (Option<Interactive>, Vec<Diag>) {
-    let (toks, mut diags) = lex(src);
+pub fn parse_interactive(src: &str, base: u32) -> (Option<Interactive>, Vec<Diag>) {
+    let (toks, mut diags) = lex_at(src, base);
     let mut p = Parser { toks, pos: 0, diags: Vec::new(), depth: 0, decl_name: None };
     let starts_decl = matches!(p.peek(), Tok::Kw(Kw::Val | Kw::Fun | Kw::Exception | Kw::Channel));
     let result = if starts_decl {

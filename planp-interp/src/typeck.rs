@@ -150,12 +150,13 @@ enum Binding {
     Fun(FunId),
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Scope {
     vals: HashMap<String, (Binding, Span)>,
     exns: HashMap<String, Exn>,
 }
 
+#[derive(Clone)]
 struct Ctx {
     owner: Owner,
     depth: u32,
@@ -163,6 +164,7 @@ struct Ctx {
     max: Slot,
 }
 
+#[derive(Clone)]
 struct FunSig {
     name: String,
     params: Vec<Type>,
@@ -174,8 +176,13 @@ struct FunSig {
     span: Span,
     /// Did its declaration fail to parse? Then calls are not checked.
     broken: bool,
+    /// Slots its frame needs (once its body is checked).
+    frame_size: u32,
+    /// How deeply evaluating its body nests (once computed).
+    eval_depth: usize,
 }
 
+#[derive(Clone)]
 struct ChanSig {
     name: String,
     overload: u32,
@@ -186,6 +193,7 @@ struct ChanSig {
     pkt_span: Span,
 }
 
+#[derive(Clone)]
 struct Edge {
     from: Owner,
     to: FunId,
@@ -193,13 +201,18 @@ struct Edge {
     span: Span,
 }
 
+#[derive(Clone)]
 enum Deferred {
     Eq(Type, Span, Span),
     Ord(Type, Span, Span),
     Concat(Type, Span, Span),
 }
 
+#[derive(Clone)]
 struct Checker {
+    /// Checking input typed at a REPL: top-level names may be defined again (the new
+    /// definition shadows the old one), and channels cannot be declared.
+    repl: bool,
     subst: Subst,
     diags: Vec<Diag>,
     globals: Vec<ir::Global>,
@@ -227,10 +240,9 @@ struct Checker {
     broken_chans: HashSet<String>,
 }
 
-/// Check a parsed program and resolve it. `name` and `text` are kept in the result for
-/// run-time messages.
-pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Program, Vec<Diag>> {
+fn new_checker() -> Checker {
     let mut c = Checker {
+        repl: false,
         subst: Subst::default(),
         diags: Vec::new(),
         globals: Vec::new(),
@@ -257,9 +269,102 @@ pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Prog
     for (i, (n, _)) in BUILTIN_EXCEPTIONS.iter().enumerate() {
         c.scopes[0].exns.insert(n.to_string(), Exn(i as u32));
     }
-    c.declare_top(prog);
-    c.check_top(prog);
-    c.finish(name, text)
+    c
+}
+
+/// Check a parsed program and resolve it. `name` and `text` are kept in the result for
+/// run-time messages.
+pub fn check(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<ir::Program, Vec<Diag>> {
+    Env::load(name, text, prog).map(|(p, _)| p)
+}
+
+/// A checked program's environment, kept so that more declarations can be checked
+/// against it later: what a REPL session types after loading a program.
+#[derive(Clone)]
+pub struct Env {
+    c: Checker,
+}
+
+impl Env {
+    /// Check a program and keep its environment.
+    pub fn load(name: &str, text: Arc<str>, prog: &ast::Program) -> Result<(ir::Program, Env), Vec<Diag>> {
+        let mut c = new_checker();
+        c.declare_top(prog);
+        c.check_top(prog, 0, 0, 0);
+        let p = c.finish(name, text)?;
+        c.repl = true;
+        Ok((p, Env { c }))
+    }
+
+    /// The environment of an empty program (and that program).
+    pub fn empty(name: &str) -> (ir::Program, Env) {
+        Env::load(name, Arc::from(""), &ast::Program::default()).expect("the empty program checks")
+    }
+
+    /// Check declarations typed after the program (their spans may point anywhere in a
+    /// source map; see `lexer::lex_at`). On success the environment includes them and
+    /// the result is what to add to the program; on failure the environment is as before.
+    pub fn add(&mut self, decls: &ast::Program) -> Result<ir::Delta, Vec<Diag>> {
+        let backup = self.c.clone();
+        let (g0, f0, s0, e0) = (self.c.globals.len(), self.c.sigs.len(), self.c.strings.len(), self.c.exceptions.len());
+        for d in &decls.decls {
+            if let ast::Decl::Channel(ch) = d {
+                self.c.error(
+                    Diag::new(
+                        Phase::Scope,
+                        "channel-at-prompt",
+                        "channels are declared in program files",
+                        ch.head_span,
+                        "not here",
+                    )
+                    .help("write the channel in a file and `:load` it"),
+                );
+            }
+        }
+        let decls = ast::Program {
+            decls: decls.decls.iter().filter(|d| !matches!(d, ast::Decl::Channel(_))).cloned().collect(),
+        };
+        self.c.declare_top(&decls);
+        self.c.check_top(&decls, g0 as u32, f0 as u32, self.c.chans.len());
+        match self.c.finish_delta(g0, f0, s0, e0) {
+            Ok(d) => Ok(d),
+            Err(ds) => {
+                self.c = backup;
+                Err(ds)
+            }
+        }
+    }
+
+    /// The type an expression would have, without changing the environment.
+    pub fn type_of(&self, e: &ast::Expr) -> Result<Type, Vec<Diag>> {
+        let mut scratch = self.clone();
+        let name = Name { text: "it".into(), span: e.span };
+        let d = ast::Program { decls: vec![ast::Decl::Val(ast::ValDecl { name, ty: None, init: e.clone() })] };
+        scratch.add(&d)?;
+        let g = scratch.c.globals.last().expect("the expression's value");
+        Ok(scratch.c.subst.resolve(&g.ty))
+    }
+
+    /// The current type of global `g` (types of globals declared at the prompt may be
+    /// completed by later declarations).
+    pub fn global_type(&self, g: usize) -> Type {
+        self.c.subst.resolve(&self.c.globals[g].ty)
+    }
+
+    /// The names in scope at top level (for completion).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.c.scopes[0].vals.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The global a top-level name denotes now, if it is a value.
+    pub fn global_named(&self, name: &str) -> Option<usize> {
+        match self.c.scopes[0].vals.get(name) {
+            Some((Binding::Global(g), _)) => Some(g.0 as usize),
+            _ => None,
+        }
+    }
 }
 
 fn err_expr(span: Span) -> Expr {
@@ -397,6 +502,12 @@ impl Checker {
 
     /// Bind a top-level name, reporting a duplicate.
     fn bind_top(&mut self, name: &Name, b: Binding) -> bool {
+        if self.repl {
+            // At a prompt, a new definition shadows the old one (code already defined
+            // keeps using the old one), as in ML.
+            self.bind(name, b);
+            return true;
+        }
         if let Some((_, prev)) = self.scopes[0].vals.get(&name.text) {
             let prev = *prev;
             self.error(
@@ -417,7 +528,10 @@ impl Checker {
     }
 
     fn new_exception(&mut self, name: &Name, top: bool) {
-        if top && let Some(e) = self.scopes[0].exns.get(&name.text) {
+        if top
+            && !self.repl
+            && let Some(e) = self.scopes[0].exns.get(&name.text)
+        {
             let builtin = (e.0 as usize) < BUILTIN_EXCEPTIONS.len();
             let d = if builtin {
                 Diag::new(
@@ -461,7 +575,17 @@ impl Checker {
         let params: Vec<Type> = f.params.iter().map(|p| self.annot(&p.ty)).collect();
         let param_info = f.params.iter().map(|p| (p.name.text.clone(), p.name.span, p.ty.is_some())).collect();
         let ret = self.annot(&f.ret);
-        FunSig { name: f.name.text.clone(), params, param_info, ret, enclosing, span: f.span, broken: false }
+        FunSig {
+            name: f.name.text.clone(),
+            params,
+            param_info,
+            ret,
+            enclosing,
+            span: f.span,
+            broken: false,
+            frame_size: 0,
+            eval_depth: 0,
+        }
     }
 
     fn channel_param(&mut self, p: &ast::Param, what: &str) -> Type {
@@ -494,7 +618,11 @@ impl Checker {
                     let id = GlobalId(self.globals.len() as u32);
                     self.globals.push(ir::Global { name: v.name.text.clone(), ty, span: v.name.span });
                     self.inits.push(None);
-                    self.bind_top(&v.name, Binding::Global(id));
+                    // At a prompt, `val x = e` is sequential as in ML: `e` sees the
+                    // previous `x` (the binding happens once `e` is checked).
+                    if !self.repl {
+                        self.bind_top(&v.name, Binding::Global(id));
+                    }
                 }
                 ast::Decl::Fun(f) => {
                     let sig = self.fun_sig(f, None);
@@ -523,6 +651,8 @@ impl Checker {
                         enclosing: None,
                         span: name.span,
                         broken: true,
+                        frame_size: 0,
+                        eval_depth: 0,
                     });
                     self.funs.push(None);
                     self.bind_top(name, Binding::Fun(id));
@@ -642,8 +772,10 @@ impl Checker {
     }
 
     /// Pass 2: check every body, in order.
-    fn check_top(&mut self, prog: &ast::Program) {
-        let (mut gi, mut fi, mut ci) = (0u32, 0u32, 0usize);
+    /// Pass 2: check every body, in order; the declarations' globals, functions and
+    /// channels are numbered from `g0`, `f0` and `c0`.
+    fn check_top(&mut self, prog: &ast::Program, g0: u32, f0: u32, c0: usize) {
+        let (mut gi, mut fi, mut ci) = (g0, f0, c0);
         for d in &prog.decls {
             match d {
                 ast::Decl::Exception(_) => {}
@@ -662,6 +794,9 @@ impl Checker {
                     });
                     let ctx = self.ctxs.pop().unwrap();
                     self.inits[id.0 as usize] = Some(ir::Init { global: id, body: e, frame_size: ctx.max });
+                    if self.repl {
+                        self.bind_top(&v.name, Binding::Global(id));
+                    }
                 }
                 ast::Decl::Fun(f) => {
                     let id = FunId(fi);
@@ -729,6 +864,7 @@ impl Checker {
         });
         self.scopes.pop();
         let ctx = self.ctxs.pop().unwrap();
+        self.sigs[id.0 as usize].frame_size = ctx.max;
         self.funs[id.0 as usize] = Some(ir::Fun {
             name: f.name.text.clone(),
             params,
@@ -1717,7 +1853,8 @@ impl Checker {
 
     // ---- after all bodies --------------------------------------------------------------
 
-    fn finish(mut self, name: &str, text: Arc<str>) -> Result<ir::Program, Vec<Diag>> {
+    /// The checks that need the whole program, and the finalised IR.
+    fn finish(&mut self, name: &str, text: Arc<str>) -> Result<ir::Program, Vec<Diag>> {
         self.check_deferred();
         self.check_params_inferred();
         let cyclic = self.check_recursion();
@@ -1726,17 +1863,19 @@ impl Checker {
             self.check_no_send_at_load();
         }
         // Finalise every body: solved types, operand kinds, pointer maps, layouts.
-        let mut funs = std::mem::take(&mut self.funs);
+        // Take the bodies but keep the vectors' lengths: they are indexed by number, and
+        // declarations added later (at a prompt) are numbered after these.
+        let mut funs: Vec<Option<ir::Fun>> = self.funs.iter_mut().map(Option::take).collect();
         for f in funs.iter_mut().flatten() {
             f.params = f.params.iter().map(|t| self.subst.zonk(t)).collect();
             f.ret = self.subst.zonk(&f.ret);
             self.fin(&mut f.body);
         }
-        let mut inits = std::mem::take(&mut self.inits);
+        let mut inits: Vec<Option<ir::Init>> = self.inits.iter_mut().map(Option::take).collect();
         for i in inits.iter_mut().flatten() {
             self.fin(&mut i.body);
         }
-        let mut bodies = std::mem::take(&mut self.chan_bodies);
+        let mut bodies: Vec<_> = self.chan_bodies.iter_mut().map(Option::take).collect();
         for (b, _, init) in bodies.iter_mut().flatten() {
             self.fin(b);
             if let Some(i) = init {
@@ -1748,9 +1887,9 @@ impl Checker {
         }
         if !self.diags.is_empty() {
             self.diags.sort_by_key(|d| d.span().start);
-            return Err(self.diags);
+            return Err(std::mem::take(&mut self.diags));
         }
-        let stack_size = if cyclic { 0 } else { self.stack_size(&funs, &inits, &bodies) };
+        let stack_size = if cyclic { 0 } else { self.stack_size(&inits, &bodies) };
         let ps_type = self.ps.as_ref().map_or(Type::Unit, |p| self.subst.zonk(&p.0));
         let globals = self
             .globals
@@ -1783,11 +1922,56 @@ impl Checker {
             inits: inits.into_iter().map(|i| i.expect("every initialiser was checked")).collect(),
             funs: funs.into_iter().map(|f| f.expect("every function was checked")).collect(),
             channels,
-            exceptions: self.exceptions,
-            strings: self.strings,
+            exceptions: self.exceptions.clone(),
+            strings: self.strings.clone(),
             ps_type,
             stack_size,
-            warnings: self.warnings,
+            warnings: std::mem::take(&mut self.warnings),
+        })
+    }
+
+    /// Like `finish`, for declarations added to a checked program: the checks, and the
+    /// new functions, globals, strings and exceptions (numbered from `f0`, `g0`, `s0`,
+    /// `e0`).
+    fn finish_delta(&mut self, g0: usize, f0: usize, s0: usize, e0: usize) -> Result<ir::Delta, Vec<Diag>> {
+        self.check_deferred();
+        self.check_params_inferred();
+        let cyclic = self.check_recursion();
+        if !cyclic {
+            self.check_init_order();
+            self.check_no_send_at_load();
+        }
+        let mut funs: Vec<Option<ir::Fun>> =
+            (0..self.funs.len()).map(|i| if i >= f0 { self.funs[i].take() } else { None }).collect();
+        for f in funs.iter_mut().flatten() {
+            f.params = f.params.iter().map(|t| self.subst.zonk(t)).collect();
+            f.ret = self.subst.zonk(&f.ret);
+            self.fin(&mut f.body);
+        }
+        let mut inits: Vec<Option<ir::Init>> =
+            (0..self.inits.len()).map(|i| if i >= g0 { self.inits[i].take() } else { None }).collect();
+        for i in inits.iter_mut().flatten() {
+            self.fin(&mut i.body);
+        }
+        if !cyclic && self.diags.is_empty() {
+            self.check_eval_depth(&funs, &inits, &[]);
+        }
+        if !self.diags.is_empty() {
+            self.diags.sort_by_key(|d| d.span().start);
+            return Err(std::mem::take(&mut self.diags));
+        }
+        let stack_size = self.stack_size(&inits, &[]);
+        Ok(ir::Delta {
+            globals: self.globals[g0..]
+                .iter()
+                .map(|g| ir::Global { name: g.name.clone(), ty: self.subst.zonk(&g.ty), span: g.span })
+                .collect(),
+            inits: inits.into_iter().skip(g0).map(|i| i.expect("every initialiser was checked")).collect(),
+            funs: funs.into_iter().skip(f0).map(|f| f.expect("every function was checked")).collect(),
+            strings: self.strings[s0..].to_vec(),
+            exceptions: self.exceptions[e0..].to_vec(),
+            stack_size,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 
@@ -1813,21 +1997,38 @@ impl Checker {
             }
         }
         let at_load = |o: &Owner| matches!(o, Owner::Init(_) | Owner::ChannelInit(_));
+        let (when, help) = if self.repl {
+            (
+                "from the prompt",
+                "the prompt evaluates expressions on no packet; run the program's channels on packets with `:pcap`",
+            )
+        } else {
+            (
+                "while the program is being loaded",
+                "initialisers (top-level `val`s and `initstate`) run before the program is on a network; send from a channel",
+            )
+        };
         let mut ds = Vec::new();
         for &(o, sp) in self.sends.iter().filter(|(o, _)| at_load(o)) {
             let _ = o;
             ds.push(
-                Diag::new(Phase::Scope, "send-at-load", "packets cannot be sent while the program is being loaded", sp, "sent from an initialiser")
-                    .help("initialisers (top-level `val`s and `initstate`) run before the program is on a network; send from a channel"),
+                Diag::new(Phase::Scope, "send-at-load", format!("packets cannot be sent {when}"), sp, "sent here")
+                    .help(help),
             );
         }
         for e in self.edges.iter().filter(|e| at_load(&e.from)) {
             if let Some(sp) = sends[e.to.0 as usize] {
                 let fname = &self.sigs[e.to.0 as usize].name;
                 ds.push(
-                    Diag::new(Phase::Scope, "send-at-load", format!("`{fname}` sends packets, but it is called while the program is being loaded"), e.span, "called from an initialiser")
-                        .label(sp, "the packet is sent here")
-                        .help("initialisers (top-level `val`s and `initstate`) run before the program is on a network; send from a channel"),
+                    Diag::new(
+                        Phase::Scope,
+                        "send-at-load",
+                        format!("`{fname}` sends packets, but it is called {when}"),
+                        e.span,
+                        "called here",
+                    )
+                    .label(sp, "the packet is sent here")
+                    .help(help),
                 );
             }
         }
@@ -2084,9 +2285,15 @@ impl Checker {
         inits: &[Option<ir::Init>],
         bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
     ) {
-        let mut fun_depth = vec![0usize; funs.len()];
+        // Functions checked earlier (in an earlier input) keep the depth computed then.
+        let mut fun_depth: Vec<usize> = self.sigs.iter().map(|s| s.eval_depth).collect();
         for f in self.callees_first() {
-            fun_depth[f] = funs[f].as_ref().map_or(0, |x| depth(&x.body, &fun_depth));
+            if let Some(x) = funs.get(f).and_then(Option::as_ref) {
+                fun_depth[f] = depth(&x.body, &fun_depth);
+            }
+        }
+        for (s, d) in self.sigs.iter_mut().zip(&fun_depth) {
+            s.eval_depth = *d;
         }
         let mut entries: Vec<&Expr> = inits.iter().flatten().map(|i| &i.body).collect();
         for (b, _, init) in bodies.iter().flatten() {
@@ -2113,13 +2320,8 @@ impl Checker {
     }
 
     /// Frame slots needed by the deepest chain of calls from any entry point.
-    fn stack_size(
-        &self,
-        funs: &[Option<ir::Fun>],
-        inits: &[Option<ir::Init>],
-        bodies: &[Option<(Expr, u32, Option<ir::Init>)>],
-    ) -> usize {
-        let n = funs.len();
+    fn stack_size(&self, inits: &[Option<ir::Init>], bodies: &[Option<(Expr, u32, Option<ir::Init>)>]) -> usize {
+        let n = self.sigs.len();
         let mut out: Vec<Vec<(Slot, usize)>> = vec![Vec::new(); n];
         let mut by_owner: HashMap<Owner, Vec<(Slot, usize)>> = HashMap::new();
         for e in &self.edges {
@@ -2130,7 +2332,7 @@ impl Checker {
         }
         let mut need = vec![0usize; n];
         for f in self.callees_first() {
-            let own = funs[f].as_ref().map_or(0, |x| x.frame_size as usize);
+            let own = self.sigs[f].frame_size as usize;
             need[f] = out[f].iter().fold(own, |m, &(base, to)| m.max(base as usize + need[to]));
         }
         let entries = inits

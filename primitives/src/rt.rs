@@ -103,7 +103,8 @@ impl LinkLoad {
 
     fn expire(&mut self, now_ns: u64) {
         while let Some(&(t, b)) = self.samples.front() {
-            if t + self.window_ns > now_ns {
+            // Saturating: a damaged capture can carry times near the end of `u64`.
+            if t.saturating_add(self.window_ns) > now_ns {
                 break;
             }
             self.samples.pop_front();
@@ -186,6 +187,17 @@ impl Rt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a damaged capture's timestamp near `u64::MAX` overflowed the window
+    /// arithmetic.
+    #[test]
+    fn link_load_survives_extreme_times() {
+        let mut l = LinkLoad::new(1_000_000_000);
+        l.record(u64::MAX - 5, 10);
+        assert_eq!(l.bytes_per_second(u64::MAX - 1), 10);
+        l.record(3, 1);
+        assert!(l.bytes_per_second(u64::MAX) <= 11);
+    }
 
     #[test]
     fn link_load_is_a_sliding_window_over_packet_times() {

@@ -1,0 +1,345 @@
+//! An interactive session: a loaded program on a node, plus declarations and expressions
+//! typed afterwards (what `planp repl` drives).
+//!
+//! Every piece of text the session has seen (the program file, then each input) is a
+//! segment of one [`SourceMap`]: input N is parsed with its spans counted from the end
+//! of the text before it, so a diagnostic or a run-time exception can point into any of
+//! them and be shown with the right name, line and column.
+
+use crate::ast;
+use crate::diag::{Diag, Severity};
+use crate::ir::Program;
+use crate::node::{LoadError, Node, NodeConfig};
+use crate::parser::{self, Interactive};
+use crate::span::{Span, line_col};
+use crate::typeck::Env;
+use miette::{Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use planp_primitives::{Effect, Type, value};
+use std::fmt;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+struct Segment {
+    name: String,
+    base: u32,
+    text: Arc<str>,
+}
+
+/// All the text of a session, each piece at its own offsets.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    segments: Vec<Segment>,
+}
+
+impl SourceMap {
+    /// Add a piece of text; returns the offset its spans count from.
+    pub fn add(&mut self, name: impl Into<String>, text: &str) -> u32 {
+        // One byte of gap keeps an empty segment's end apart from the next one's start.
+        let base = self.segments.last().map_or(0, |s| s.base + s.text.len() as u32 + 1);
+        self.segments.push(Segment { name: name.into(), base, text: Arc::from(text) });
+        base
+    }
+
+    fn segment(&self, offset: u32) -> Option<&Segment> {
+        self.segments.iter().rev().find(|s| s.base <= offset)
+    }
+
+    /// `name:line:col` of an offset.
+    pub fn locate(&self, offset: u32) -> String {
+        match self.segment(offset) {
+            Some(s) => {
+                let (l, c) = line_col(&s.text, (offset - s.base) as usize);
+                format!("{}:{l}:{c}", s.name)
+            }
+            None => format!("?:{offset}"),
+        }
+    }
+
+    /// Render diagnostics whose spans point into this map: with source excerpts and
+    /// labels (`color` for a terminal), or one line each (`short`).
+    pub fn render(&self, diags: &[Diag], color: bool, short: bool) -> String {
+        let mut out = String::new();
+        if short {
+            for d in diags {
+                let sev = if d.is_error() { "" } else { "warning: " };
+                out.push_str(&format!("{}: {sev}{}: {}\n", self.locate(d.span().start), d.code(), d.message));
+            }
+            return out;
+        }
+        let handler = if color {
+            miette::GraphicalReportHandler::new()
+        } else {
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100)
+                .with_links(false)
+        };
+        for d in diags {
+            let r = MapReport { diag: d, map: self };
+            let _ = handler.render_report(&mut out, &r);
+        }
+        out
+    }
+}
+
+impl SourceCode for SourceMap {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let seg = self.segment(span.offset() as u32).ok_or(MietteError::OutOfBounds)?;
+        let base = seg.base as usize;
+        let local = SourceSpan::new((span.offset() - base).into(), span.len());
+        let c = seg.text.read_span(&local, context_lines_before, context_lines_after)?;
+        let at = SourceSpan::new((c.span().offset() + base).into(), c.span().len());
+        Ok(Box::new(MietteSpanContents::new_named(
+            seg.name.clone(),
+            c.data(),
+            at,
+            c.line(),
+            c.column(),
+            c.line_count(),
+        )))
+    }
+}
+
+struct MapReport<'a> {
+    diag: &'a Diag,
+    map: &'a SourceMap,
+}
+
+impl fmt::Debug for MapReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for MapReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for MapReport<'_> {}
+
+impl Diagnostic for MapReport<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diag.code()))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.diag.severity == Severity::Error { miette::Severity::Error } else { miette::Severity::Warning })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(self.map)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        // Labels in another segment than the first cannot share its excerpt.
+        let first = self.map.segment(self.diag.span().start).map(|s| s.base);
+        Some(Box::new(
+            self.diag
+                .labels
+                .iter()
+                .enumerate()
+                .filter(move |(_, l)| self.map.segment(l.span.start).map(|s| s.base) == first)
+                .map(|(i, l)| {
+                    let text = if l.text.is_empty() { None } else { Some(l.text.clone()) };
+                    if i == 0 {
+                        LabeledSpan::new_primary_with_span(text, l.span)
+                    } else {
+                        LabeledSpan::new_with_span(text, l.span)
+                    }
+                }),
+        ))
+    }
+}
+
+/// Why an input was not evaluated.
+#[derive(Debug)]
+pub enum SessionError {
+    /// It does not parse or type-check.
+    Diags(Vec<Diag>),
+    /// An initialiser raised an exception.
+    Load(LoadError),
+    /// A file could not be read.
+    Io(String),
+}
+
+/// A value a declaration or expression produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shown {
+    /// The name (`it` for an expression).
+    pub name: String,
+    /// Its type.
+    pub ty: String,
+    /// Its value, as source (truncated when large).
+    pub value: String,
+}
+
+/// What evaluating an input did.
+#[derive(Clone, Debug, Default)]
+pub struct Evaluated {
+    /// Bytes printed.
+    pub output: Vec<u8>,
+    /// The values bound, in order.
+    pub values: Vec<Shown>,
+    /// Functions and exceptions declared (as `fun f : int -> int`, `exception E`).
+    pub declared: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<Diag>,
+}
+
+/// A session.
+pub struct Session {
+    /// Everything the session has read.
+    pub sources: SourceMap,
+    env: Env,
+    node: Node,
+    cfg: NodeConfig,
+    inputs: u32,
+    /// How many elements of a list or table, or bytes of a string, values show.
+    pub budget: usize,
+}
+
+impl Session {
+    /// A session with no program (only declarations typed at the prompt).
+    pub fn new(cfg: NodeConfig) -> Session {
+        let (prog, env) = Env::empty("<empty>");
+        let node = Node::new(Arc::new(prog), cfg).expect("the empty program loads");
+        Session { sources: SourceMap::default(), env, node, cfg, inputs: 0, budget: 50 }
+    }
+
+    /// A session running the program `text` (named `name`).
+    pub fn load(name: &str, text: &str, cfg: NodeConfig) -> Result<Session, Box<(SourceMap, SessionError)>> {
+        let mut sources = SourceMap::default();
+        sources.add(name, text);
+        let (ast, diags) = parser::parse(text);
+        let errors: Vec<Diag> = diags.iter().filter(|d| d.is_error()).cloned().collect();
+        let checked = Env::load(name, Arc::from(text), &ast);
+        let (mut prog, env) = match checked {
+            Ok(x) if errors.is_empty() => x,
+            Ok(_) => return Err(Box::new((sources, SessionError::Diags(diags)))),
+            Err(mut d) => {
+                let mut all = diags;
+                all.append(&mut d);
+                all.sort_by_key(|d| d.span().start);
+                return Err(Box::new((sources, SessionError::Diags(all))));
+            }
+        };
+        prog.warnings.extend(diags.into_iter().filter(|d| !d.is_error()));
+        let node = Node::new(Arc::new(prog), cfg).map_err(|e| Box::new((sources.clone(), SessionError::Load(e))))?;
+        Ok(Session { sources, env, node, cfg, inputs: 0, budget: 50 })
+    }
+
+    /// The node.
+    pub fn node(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// The program (with what was declared at the prompt).
+    pub fn program(&self) -> &Arc<Program> {
+        self.node.program()
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> NodeConfig {
+        self.cfg
+    }
+
+    /// Names in scope at top level.
+    pub fn names(&self) -> Vec<String> {
+        self.env.names()
+    }
+
+    fn next_input(&mut self, text: &str) -> u32 {
+        self.inputs += 1;
+        self.sources.add(format!("<input {}>", self.inputs), text)
+    }
+
+    /// Evaluate declarations or an expression typed at the prompt. An expression's value
+    /// is bound to `it`.
+    pub fn eval(&mut self, text: &str) -> Result<Evaluated, SessionError> {
+        let base = self.next_input(text);
+        let (parsed, diags) = parser::parse_interactive(text, base);
+        let Some(parsed) = parsed else { return Err(SessionError::Diags(diags)) };
+        let decls = match parsed {
+            Interactive::Decls(d) => d,
+            Interactive::Expr(e) => {
+                let name = ast::Name { text: "it".into(), span: e.span };
+                vec![ast::Decl::Val(ast::ValDecl { name, ty: None, init: e })]
+            }
+        };
+        let g0 = self.program().globals.len();
+        let e0 = self.program().exceptions.len();
+        let backup = self.env.clone();
+        let delta = self.env.add(&ast::Program { decls }).map_err(SessionError::Diags)?;
+        let effects = match self.node.extend(&delta) {
+            Ok(e) => e,
+            Err(e) => {
+                // The node refused the declarations (an initialiser raised): forget them.
+                self.env = backup;
+                return Err(SessionError::Load(e));
+            }
+        };
+        let mut ev = Evaluated { warnings: delta.warnings.clone(), ..Evaluated::default() };
+        for e in effects {
+            if let Effect::Print(s) = e {
+                ev.output.extend_from_slice(&s);
+            }
+        }
+        for (i, g) in delta.globals.iter().enumerate() {
+            let gi = g0 + i;
+            let ty = self.env.global_type(gi);
+            let mut v = String::new();
+            let mut budget = self.budget;
+            value::repr(self.node.heap(), &zonked(&ty), self.node.global(gi), &mut v, &mut budget);
+            ev.values.push(Shown { name: g.name.clone(), ty: ty.to_string(), value: v });
+        }
+        for f in &delta.funs {
+            if !f.local {
+                let params: Vec<String> = f.params.iter().map(Type::to_string).collect();
+                ev.declared.push(format!("fun {}({}) : {}", f.name, params.join(", "), f.ret));
+            }
+        }
+        for x in &self.program().exceptions[e0..] {
+            ev.declared.push(format!("exception {x}"));
+        }
+        Ok(ev)
+    }
+
+    /// The type of an expression, without evaluating it.
+    pub fn type_of(&mut self, text: &str) -> Result<Type, SessionError> {
+        let base = self.next_input(text);
+        let (parsed, diags) = parser::parse_interactive(text, base);
+        match parsed {
+            Some(Interactive::Expr(e)) => self.env.type_of(&e).map_err(SessionError::Diags),
+            Some(Interactive::Decls(_)) => Err(SessionError::Diags(vec![Diag::new(
+                crate::diag::Phase::Parse,
+                "not-an-expression",
+                "`:type` takes an expression",
+                Span::new(base as usize, base as usize + text.len()),
+                "a declaration",
+            )])),
+            None => Err(SessionError::Diags(diags)),
+        }
+    }
+
+    /// The states, one per line (tables and long values truncated).
+    pub fn describe_states(&self) -> String {
+        self.node.describe_states(self.budget)
+    }
+}
+
+/// A type with its unsolved variables read as `unit` (how the run time treats them).
+fn zonked(t: &Type) -> Type {
+    match t {
+        Type::Var(_) => Type::Unit,
+        Type::Tuple(ts) => Type::Tuple(ts.iter().map(zonked).collect()),
+        Type::List(t) => Type::List(Box::new(zonked(t))),
+        Type::Table(k, v) => Type::Table(Box::new(zonked(k)), Box::new(zonked(v))),
+        t => t.clone(),
+    }
+}
