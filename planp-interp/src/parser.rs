@@ -87,6 +87,26 @@ pub fn parse_interactive(src: &str, base: u32) -> (Option<Interactive>, Vec<Diag
     (if diags.is_empty() { result } else { None }, diags)
 }
 
+/// Does `src` look like the beginning of an input that continues on the next line (an
+/// unfinished declaration or expression, an open comment or string)? What a REPL asks
+/// before running an input.
+pub fn needs_more(src: &str) -> bool {
+    if src.trim().is_empty() {
+        return false;
+    }
+    let (_, diags) = parse_interactive(src, 0);
+    let end = src.trim_end().len() as u32;
+    diags.iter().any(|d| {
+        matches!(d.name, "unterminated-comment")
+            || d.message.ends_with("found the end of the file")
+            || (d.name == "unterminated-literal"
+                && d.span().start < end
+                && src[d.span().start as usize..].starts_with('"'))
+    }) && !diags.iter().any(|d| {
+        d.span().start < end && d.name == "unexpected-token" && !d.message.ends_with("found the end of the file")
+    })
+}
+
 /// An error has been reported; unwind to the nearest recovery point.
 struct Fail;
 
@@ -933,6 +953,17 @@ mod tests {
         let (p, d) = parse(src);
         assert!(d.is_empty(), "{d:#?}");
         p
+    }
+
+    #[test]
+    fn incomplete_inputs_are_recognised() {
+        for more in ["let val x = 1 in", "fun f(x : int) : int =", "(1 +", "(* open", "if true then 1", "val s = \"abc"]
+        {
+            assert!(needs_more(more), "{more}");
+        }
+        for done in ["1 + 2", "val x = 1", "1 +* 2", "", "let in end"] {
+            assert!(!needs_more(done), "{done}");
+        }
     }
 
     #[test]

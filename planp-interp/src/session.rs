@@ -310,6 +310,16 @@ impl Session {
         Ok(ev)
     }
 
+    /// The type of a function or primitive named `name`, if it is one (`:type f`).
+    pub fn function_type(&self, name: &str) -> Option<String> {
+        self.env.function_type(name).or_else(|| {
+            if self.env.global_named(name).is_some() {
+                return None;
+            }
+            planp_primitives::lookup(name).map(|(_, p)| format!("{} (primitive)", p.signature))
+        })
+    }
+
     /// The type of an expression, without evaluating it.
     pub fn type_of(&mut self, text: &str) -> Result<Type, SessionError> {
         let base = self.next_input(text);

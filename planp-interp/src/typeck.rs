@@ -358,6 +358,18 @@ impl Env {
         v
     }
 
+    /// The type of a top-level function, written `(t1, t2) -> t`, if `name` is one.
+    pub fn function_type(&self, name: &str) -> Option<String> {
+        match self.c.scopes[0].vals.get(name) {
+            Some((Binding::Fun(f), _)) => {
+                let s = &self.c.sigs[f.0 as usize];
+                let ps: Vec<String> = s.params.iter().map(|t| self.c.subst.resolve(t).to_string()).collect();
+                Some(format!("({}) -> {}", ps.join(", "), self.c.subst.resolve(&s.ret)))
+            }
+            _ => None,
+        }
+    }
+
     /// The global a top-level name denotes now, if it is a value.
     pub fn global_named(&self, name: &str) -> Option<usize> {
         match self.c.scopes[0].vals.get(name) {

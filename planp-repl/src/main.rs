@@ -4,6 +4,7 @@
 //! when the output is a terminal, and turned into exit codes:
 //! 0 success, 1 a program has errors (or a file cannot be read), 2 bad usage.
 
+mod repl;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,6 +42,15 @@ enum Cmd {
         /// Also print each program's interface: every declaration with its inferred type.
         #[arg(long, short)]
         verbose: bool,
+    },
+    /// An interactive workbench: load a program, feed captures, look at the states,
+    /// evaluate expressions (`:help` inside).
+    Repl {
+        /// A program to load first.
+        file: Option<String>,
+        /// The node's address (`thisHost()`).
+        #[arg(long, default_value = "0.0.0.0")]
+        host: std::net::Ipv4Addr,
     },
     /// List the primitives: name, type, what each does, the exceptions it raises.
     Prims {
@@ -157,7 +167,7 @@ fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
 }
 
 /// The primitive listing: one line per primitive.
-fn prims(filter: Option<&str>) -> String {
+pub(crate) fn prims(filter: Option<&str>) -> String {
     let mut out = String::new();
     let names = planp_primitives::rt::BUILTIN_EXCEPTIONS;
     for p in planp_primitives::all().iter().filter(|p| filter.is_none_or(|f| p.name.contains(f))) {
@@ -215,6 +225,10 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose } => check(&files, format, verbose),
         Cmd::Eval { file } => eval(&file),
+        Cmd::Repl { file, host } => repl::main(
+            file,
+            planp_interp::NodeConfig { this_host: u32::from(host), ..planp_interp::NodeConfig::default() },
+        ),
         Cmd::Prims { filter } => {
             print!("{}", prims(filter.as_deref()));
             ExitCode::SUCCESS

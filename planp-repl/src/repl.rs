@@ -1,0 +1,600 @@
+//! `planp repl [FILE]`: load a protocol, feed captures through it, look at the states,
+//! evaluate expressions and declarations, reload.
+//!
+//! On a terminal the REPL uses rustyline (history, completion of commands, files,
+//! primitives, channels and names, multi-line input) and colours; with standard input
+//! or output not a terminal it reads lines, prints no prompt and no colour, so a session
+//! can be scripted: `planp repl < session.txt`. See `docs/repl.md`.
+
+use crate::run::{Stats, escape};
+use planp_interp::capture::{Format, Reader, Writer};
+use planp_interp::packet::describe;
+use planp_interp::parser::needs_more;
+use planp_interp::session::{Session, SessionError};
+use planp_interp::{NodeConfig, Outcome};
+use planp_primitives::{Effect, SendKind};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor, Helper};
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The commands, with their arguments and what they do (`:help`).
+const COMMANDS: &[(&str, &str, &str)] = &[
+    (":load", "FILE", "load a program (parse, type-check), listing its channels"),
+    (":reload", "", "load the last program again, from scratch"),
+    (
+        ":pcap",
+        "FILE [--out OUT] [--limit N] [--all | --quiet]",
+        "feed a capture through the program, a line per packet",
+    ),
+    (":state", "", "show the protocol state and each channel's state"),
+    (":reset", "", "return the states to their initial values"),
+    (":type", "EXPR", "show the type of an expression without evaluating it"),
+    (":engine", "interp | jit", "choose the engine that runs channels"),
+    (":prims", "[TEXT]", "list the primitives (whose name contains TEXT)"),
+    (":help", "", "this list"),
+    (":quit", "", "leave (also Ctrl-D)"),
+];
+
+/// Packet lines `:pcap` shows before it only counts (unless `--all`).
+const SHOWN_LINES: u64 = 100;
+
+/// Set by Ctrl-C while a capture runs.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Completion, multi-line input: what rustyline asks of us.
+struct ReplHelper {
+    names: Rc<RefCell<Vec<String>>>,
+    files: FilenameCompleter,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        if before.starts_with(':') && !before.contains(' ') {
+            let c = COMMANDS
+                .iter()
+                .filter(|(c, _, _)| c.starts_with(before))
+                .map(|(c, _, _)| Pair { display: c.to_string(), replacement: format!("{c} ") })
+                .collect();
+            return Ok((0, c));
+        }
+        if before.starts_with(":load ") || before.starts_with(":pcap ") || before.contains("--out ") {
+            return self.files.complete(line, pos, ctx);
+        }
+        let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '\'')).map_or(0, |i| i + 1);
+        let word = &before[start..];
+        if word.is_empty() {
+            return Ok((pos, Vec::new()));
+        }
+        let mut c: Vec<Pair> = self
+            .names
+            .borrow()
+            .iter()
+            .filter(|n| n.starts_with(word))
+            .map(|n| Pair { display: n.clone(), replacement: n.clone() })
+            .collect();
+        c.dedup_by(|a, b| a.display == b.display);
+        Ok((start, c))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        let input = ctx.input();
+        if !input.trim_start().starts_with(':') && needs_more(input) {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
+
+impl Helper for ReplHelper {}
+
+/// Which engine runs channels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Engine {
+    Interp,
+}
+
+/// A REPL.
+pub struct Repl {
+    session: Session,
+    file: Option<PathBuf>,
+    engine: Engine,
+    color: bool,
+    interactive: bool,
+    names: Rc<RefCell<Vec<String>>>,
+    cfg: NodeConfig,
+}
+
+impl Repl {
+    fn new(cfg: NodeConfig, color: bool, interactive: bool) -> Repl {
+        let names = Rc::new(RefCell::new(Vec::new()));
+        let mut r =
+            Repl { session: Session::new(cfg), file: None, engine: Engine::Interp, color, interactive, names, cfg };
+        r.refresh_names();
+        r
+    }
+
+    /// Primitive, channel and top-level names, for completion.
+    fn refresh_names(&mut self) {
+        let mut v: Vec<String> = planp_primitives::all().iter().map(|p| p.name.to_string()).collect();
+        v.extend(self.session.program().channels.iter().map(|c| c.name.clone()));
+        v.extend(self.session.names());
+        v.extend(
+            [
+                "foldl",
+                "foldr",
+                "OnRemote",
+                "OnNeighbor",
+                "network",
+                "let",
+                "val",
+                "fun",
+                "exception",
+                "if",
+                "then",
+                "else",
+                "try",
+                "handle",
+                "raise",
+                "andalso",
+                "orelse",
+                "not",
+            ]
+            .map(String::from),
+        );
+        v.sort();
+        v.dedup();
+        *self.names.borrow_mut() = v;
+    }
+
+    fn error(&self, out: &mut dyn Write, e: SessionError) {
+        match e {
+            SessionError::Diags(d) => {
+                let _ = write!(out, "{}", self.session.sources.render(&d, self.color, false));
+            }
+            SessionError::Load(e) => {
+                let _ = out.write_all(&e.output);
+                let _ = write!(out, "{}", self.session.sources.render(&[e.diag], self.color, false));
+            }
+            SessionError::Io(m) => {
+                let _ = writeln!(out, "error: {m}");
+            }
+        }
+    }
+
+    /// Handle one complete input; `false` means quit.
+    pub fn handle(&mut self, input: &str, out: &mut dyn Write) -> bool {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return true;
+        }
+        if let Some(cmd) = trimmed.strip_prefix(':') {
+            let (name, arg) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+            let arg = arg.trim();
+            match name {
+                "q" | "quit" => return false,
+                "help" | "h" | "?" => self.help(out),
+                "load" | "l" => {
+                    if arg.is_empty() {
+                        let _ = writeln!(out, "error: `:load` needs a file: `:load FILE`");
+                    } else {
+                        self.load(PathBuf::from(arg), out);
+                    }
+                }
+                "reload" | "r" => match self.file.clone() {
+                    Some(f) => self.load(f, out),
+                    None => {
+                        let _ = writeln!(out, "error: no program has been loaded; use `:load FILE`");
+                    }
+                },
+                "pcap" => self.pcap(arg, out),
+                "state" | "s" => {
+                    let _ = write!(out, "{}", self.session.describe_states());
+                }
+                "reset" => match self.session.node().reset_states() {
+                    Ok(()) => {
+                        let _ = writeln!(out, "states reset");
+                    }
+                    Err(e) => self.error(out, SessionError::Load(e)),
+                },
+                "type" | "t" => {
+                    if arg.is_empty() {
+                        let _ = writeln!(out, "error: `:type` needs an expression: `:type EXPR`");
+                    } else if let Some(t) = self.session.function_type(arg) {
+                        let _ = writeln!(out, "{arg} : {t}");
+                    } else {
+                        match self.session.type_of(arg) {
+                            Ok(t) => {
+                                let _ = writeln!(out, "{arg} : {t}");
+                            }
+                            Err(e) => self.error(out, e),
+                        }
+                    }
+                }
+                "engine" => match arg {
+                    "" => {
+                        let _ =
+                            writeln!(out, "engine: {}", if self.engine == Engine::Interp { "interp" } else { "jit" });
+                    }
+                    "interp" => {
+                        self.engine = Engine::Interp;
+                        let _ = writeln!(out, "engine: interp");
+                    }
+                    "jit" => {
+                        let _ = writeln!(
+                            out,
+                            "error: the JIT is not available in this version of planp; channels run on the interpreter"
+                        );
+                    }
+                    other => {
+                        let _ = writeln!(out, "error: unknown engine `{other}`: choose `interp` or `jit`");
+                    }
+                },
+                "prims" | "p" => {
+                    let _ = write!(out, "{}", crate::prims(if arg.is_empty() { None } else { Some(arg) }));
+                }
+                other => {
+                    let known: Vec<&str> = COMMANDS.iter().map(|(c, _, _)| &c[1..]).collect();
+                    let close = known.iter().find(|k| k.starts_with(&other[..other.len().min(2)]));
+                    let hint = close.map(|k| format!(" (did you mean `:{k}`?)")).unwrap_or_default();
+                    let _ = writeln!(out, "error: unknown command `:{other}`{hint}; `:help` lists the commands");
+                }
+            }
+            return true;
+        }
+        match self.session.eval(input) {
+            Ok(ev) => {
+                let _ = out.write_all(&ev.output);
+                if !ev.output.is_empty() && !ev.output.ends_with(b"\n") {
+                    let _ = writeln!(out);
+                }
+                if !ev.warnings.is_empty() {
+                    let _ = write!(out, "{}", self.session.sources.render(&ev.warnings, self.color, false));
+                }
+                for d in &ev.declared {
+                    let _ = writeln!(out, "{d}");
+                }
+                for v in &ev.values {
+                    let _ = writeln!(out, "val {} : {} = {}", v.name, v.ty, v.value);
+                }
+            }
+            Err(e) => self.error(out, e),
+        }
+        self.refresh_names();
+        true
+    }
+
+    fn help(&self, out: &mut dyn Write) {
+        let _ = writeln!(out, "Commands:");
+        for (c, args, what) in COMMANDS {
+            let _ = writeln!(out, "  {:<48} {what}", format!("{c} {args}"));
+        }
+        let _ = writeln!(out, "Anything else is PLAN-P: an expression (its value is bound to `it`) or declarations");
+        let _ = writeln!(out, "(`val`, `fun`, `exception`). Input continues on the next line while it is unfinished.");
+    }
+
+    fn load(&mut self, path: PathBuf, out: &mut dyn Write) {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(out, "error: cannot read {name}: {e}");
+                return;
+            }
+        };
+        match Session::load(&name, &text, self.cfg) {
+            Ok(s) => {
+                self.session = s;
+                self.file = Some(path);
+                let prog = self.session.program().clone();
+                if !prog.warnings.is_empty() {
+                    let _ = write!(out, "{}", self.session.sources.render(&prog.warnings, self.color, false));
+                }
+                let n = prog.channels.len();
+                let _ = writeln!(
+                    out,
+                    "loaded {name}: {n} channel{}, {} function{}",
+                    if n == 1 { "" } else { "s" },
+                    prog.funs.len(),
+                    if prog.funs.len() == 1 { "" } else { "s" }
+                );
+                for c in &prog.channels {
+                    let _ = writeln!(
+                        out,
+                        "  channel {}#{} : packet {}, state {}",
+                        c.name, c.overload, c.pkt_type, c.ss_type
+                    );
+                }
+                if n > 0 {
+                    let _ = writeln!(out, "  protocol state : {}", prog.ps_type);
+                }
+            }
+            Err(b) => {
+                let (sources, e) = *b;
+                // Keep the previous session running; report against the file's text.
+                let saved = std::mem::replace(&mut self.session.sources, sources);
+                self.error(out, e);
+                self.session.sources = saved;
+                self.file = Some(path);
+            }
+        }
+        self.refresh_names();
+    }
+
+    fn pcap(&mut self, arg: &str, out: &mut dyn Write) {
+        let mut words = arg.split_whitespace();
+        let (mut file, mut out_path, mut limit, mut all, mut quiet) = (None, None, None, false, false);
+        while let Some(w) = words.next() {
+            match w {
+                "--out" => out_path = words.next().map(PathBuf::from),
+                "--limit" => limit = words.next().and_then(|n| n.parse::<u64>().ok()),
+                "--all" => all = true,
+                "--quiet" => quiet = true,
+                f if file.is_none() && !f.starts_with("--") => file = Some(f.to_string()),
+                other => {
+                    let _ = writeln!(
+                        out,
+                        "error: unexpected `{other}`; usage: :pcap FILE [--out OUT] [--limit N] [--all | --quiet]"
+                    );
+                    return;
+                }
+            }
+        }
+        let Some(file) = file else {
+            let _ = writeln!(out, "error: `:pcap` needs a capture: `:pcap FILE`");
+            return;
+        };
+        let mut reader = match Reader::open(&file) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+                return;
+            }
+        };
+        let prog = self.session.program().clone();
+        let progress = self.interactive && std::io::stderr().is_terminal();
+        let mut writer: Option<Writer> = None;
+        let mut stats = Stats::default();
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        STOP.store(false, Ordering::SeqCst);
+        let mut stopped = false;
+        let mut damage = None;
+        while limit.is_none_or(|l| stats.packets_in < l) {
+            if STOP.swap(false, Ordering::SeqCst) {
+                stopped = true;
+                break;
+            }
+            let p = match reader.next() {
+                None => break,
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    damage = Some(e);
+                    break;
+                }
+            };
+            stats.packets_in += 1;
+            let o = self.session.node().process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
+            stats.channel_runs += o.channel.is_some() as u64;
+            stats.exceptions += o.exception.is_some() as u64;
+            stats.passed += o.pass_through as u64;
+            stats.dropped += (!o.pass_through && o.frames.is_empty()) as u64;
+            stats.frames_out += o.frames.len() as u64;
+            if !quiet && (all || stats.packets_in <= SHOWN_LINES) {
+                let line = self.compact_line(&prog, stats.packets_in, p.link, &p.data, &o);
+                if progress {
+                    let _ = write!(std::io::stderr(), "\r\x1b[K");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+            if let Some(path) = &out_path {
+                if writer.is_none() {
+                    let nanos = !matches!(reader.format(), Some(Format::Pcap { nanos: false, .. }));
+                    match Writer::create(path, p.link, nanos) {
+                        Ok(w) => writer = Some(w),
+                        Err(e) => {
+                            let _ = writeln!(out, "error: {e}");
+                            return;
+                        }
+                    }
+                }
+                if let Some(w) = writer.as_mut().filter(|w| w.link() == p.link) {
+                    for f in &o.frames {
+                        let orig = if o.pass_through { p.orig_len } else { f.len() as u32 };
+                        if let Err(e) = w.write(p.ts_ns, f, orig) {
+                            let _ = writeln!(out, "error: {e}");
+                            return;
+                        }
+                    }
+                }
+            }
+            if progress && last_progress.elapsed() > Duration::from_millis(200) {
+                last_progress = Instant::now();
+                let _ = write!(std::io::stderr(), "\r\x1b[K{} packets...", stats.packets_in);
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if progress {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+        if let Some(w) = writer
+            && let Err(e) = w.finish()
+        {
+            let _ = writeln!(out, "error: {e}");
+        }
+        if !quiet && !all && stats.packets_in > SHOWN_LINES {
+            let _ = writeln!(
+                out,
+                "... {} more packets not shown (`:pcap FILE --all` shows every one)",
+                stats.packets_in - SHOWN_LINES
+            );
+        }
+        if stopped {
+            let _ = writeln!(out, "interrupted after {} packets", stats.packets_in);
+        }
+        if let Some(e) = damage {
+            let _ = writeln!(out, "error: {e}");
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let pps = if secs > 0.0 { stats.packets_in as f64 / secs } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "{} in, {} out, {} passed through, {} dropped, {} exception{}; {:.0} packets/s{}",
+            stats.packets_in,
+            stats.frames_out,
+            stats.passed,
+            stats.dropped,
+            stats.exceptions,
+            if stats.exceptions == 1 { "" } else { "s" },
+            pps,
+            out_path.map(|p| format!("; written to {}", p.display())).unwrap_or_default()
+        );
+    }
+
+    /// One line for a packet: the channel, then what happened, `;`-separated.
+    fn compact_line(
+        &self,
+        prog: &planp_interp::Program,
+        n: u64,
+        lt: planp_interp::LinkType,
+        frame: &[u8],
+        o: &Outcome,
+    ) -> String {
+        let head = match o.channel {
+            Some(i) => format!("#{n} {}#{}", prog.channels[i].name, prog.channels[i].overload),
+            None => format!("#{n} no channel"),
+        };
+        let before = describe::fields(lt, frame);
+        let mut events = Vec::new();
+        let mut frames = o.frames.iter();
+        for e in &o.effects {
+            match e {
+                Effect::Print(s) => events.push(format!("print \"{}\"", escape(s))),
+                Effect::Send(s) => {
+                    let Some(f) = frames.next() else { continue };
+                    let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };
+                    let changes = describe::changes(&before, &describe::fields(lt, f));
+                    let what = if changes.is_empty() { "unchanged".to_string() } else { changes.join(", ") };
+                    let to =
+                        if s.channel == "network" { String::new() } else { format!(" {}#{}", s.channel, s.overload) };
+                    events.push(format!("{how}{to} len={} {what}", f.len()));
+                }
+            }
+        }
+        if let Some(x) = &o.exception {
+            events.push(format!("exception {} at {}", x.exn, self.session.sources.locate(x.span.start)));
+        }
+        if o.pass_through {
+            events.push("pass".into());
+        } else if o.frames.is_empty() {
+            events.push("drop".into());
+        }
+        format!("{head}: {}", events.join("; "))
+    }
+}
+
+fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PLANP_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".planp_history"))
+}
+
+/// Run the REPL, loading `file` first if given.
+pub fn main(file: Option<String>, cfg: NodeConfig) -> ExitCode {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let color = interactive && std::env::var_os("NO_COLOR").is_none();
+    let mut repl = Repl::new(cfg, color, interactive);
+    let stdout = std::io::stdout();
+    if interactive {
+        let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+        println!("planp {} — PLAN-P REPL. `:help` lists the commands, Ctrl-D leaves.", env!("CARGO_PKG_VERSION"));
+    }
+    if let Some(f) = file {
+        repl.load(PathBuf::from(f), &mut stdout.lock());
+    }
+    if interactive {
+        let config = rustyline::Config::builder().auto_add_history(true).max_history_size(10_000).map(|b| b.build());
+        let Ok(config) = config else { return ExitCode::from(1) };
+        let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> = match Editor::with_config(config) {
+            Ok(rl) => rl,
+            Err(e) => {
+                eprintln!("error: cannot start the line editor: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        rl.set_helper(Some(ReplHelper { names: repl.names.clone(), files: FilenameCompleter::new() }));
+        let hist = history_path();
+        if let Some(h) = &hist {
+            let _ = rl.load_history(h);
+        }
+        loop {
+            match rl.readline("planp> ") {
+                Ok(line) => {
+                    let keep = repl.handle(&line, &mut stdout.lock());
+                    let _ = stdout.lock().flush();
+                    if !keep {
+                        break;
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    println!("^C (Ctrl-D or :quit leaves)");
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &hist {
+            let _ = rl.save_history(h);
+        }
+        return ExitCode::SUCCESS;
+    }
+    // Scripted: lines from standard input, inputs continued while unfinished.
+    let stdin = std::io::stdin();
+    let mut pending = String::new();
+    let mut out = stdout.lock();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if !pending.is_empty() {
+            pending.push('\n');
+        }
+        pending.push_str(&line);
+        if !pending.trim_start().starts_with(':') && needs_more(&pending) {
+            continue;
+        }
+        let input = std::mem::take(&mut pending);
+        let keep = repl.handle(&input, &mut out);
+        let _ = out.flush();
+        if !keep {
+            return ExitCode::SUCCESS;
+        }
+    }
+    if !pending.trim().is_empty() {
+        repl.handle(&pending, &mut out);
+    }
+    ExitCode::SUCCESS
+}
