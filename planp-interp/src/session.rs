@@ -265,6 +265,7 @@ impl Session {
         let base = self.next_input(text);
         let (parsed, diags) = parser::parse_interactive(text, base);
         let Some(parsed) = parsed else { return Err(SessionError::Diags(diags)) };
+        let is_expr = matches!(parsed, Interactive::Expr(_));
         let decls = match parsed {
             Interactive::Decls(d) => d,
             Interactive::Expr(e) => {
@@ -278,9 +279,19 @@ impl Session {
         let delta = self.env.add(&ast::Program { decls }).map_err(SessionError::Diags)?;
         let effects = match self.node.extend(&delta) {
             Ok(e) => e,
-            Err(e) => {
+            Err(mut e) => {
                 // The node refused the declarations (an initialiser raised): forget them.
                 self.env = backup;
+                if is_expr && e.diag.name == "uncaught-exception" {
+                    // An expression typed at the prompt is not an initialiser to the user:
+                    // say only what escaped, and where.
+                    if let Some(exn) = e.diag.message.split('`').nth(1) {
+                        let exn = exn.to_string();
+                        e.diag.message = format!("uncaught exception `{exn}`");
+                        e.diag.labels.truncate(1);
+                        e.diag.help = Some(format!("to catch it: `try EXPR handle {exn} => VALUE`"));
+                    }
+                }
                 return Err(SessionError::Load(e));
             }
         };

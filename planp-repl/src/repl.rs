@@ -210,7 +210,11 @@ impl Repl {
                 },
                 "pcap" => self.pcap(arg, out),
                 "state" | "s" => {
-                    let _ = write!(out, "{}", self.session.describe_states());
+                    if self.session.program().channels.is_empty() {
+                        let _ = writeln!(out, "no channels, so no states: `:load FILE` loads a program");
+                    } else {
+                        let _ = write!(out, "{}", self.session.describe_states());
+                    }
                 }
                 "reset" => match self.session.node().reset_states() {
                     Ok(()) => {
@@ -347,8 +351,24 @@ impl Repl {
         let (mut file, mut out_path, mut limit, mut all, mut quiet) = (None, None, None, false, false);
         while let Some(w) = words.next() {
             match w {
-                "--out" => out_path = words.next().map(PathBuf::from),
-                "--limit" => limit = words.next().and_then(|n| n.parse::<u64>().ok()),
+                "--out" => match words.next() {
+                    Some(p) => out_path = Some(PathBuf::from(p)),
+                    None => {
+                        let _ = writeln!(out, "error: `--out` needs a file: `:pcap FILE --out OUT`");
+                        return;
+                    }
+                },
+                "--limit" => match words.next().map(|n| (n, n.parse::<u64>())) {
+                    Some((_, Ok(n))) => limit = Some(n),
+                    Some((n, Err(_))) => {
+                        let _ = writeln!(out, "error: `--limit` takes a number of packets, not `{n}`");
+                        return;
+                    }
+                    None => {
+                        let _ = writeln!(out, "error: `--limit` needs a number of packets: `--limit N`");
+                        return;
+                    }
+                },
                 "--all" => all = true,
                 "--quiet" => quiet = true,
                 f if file.is_none() && !f.starts_with("--") => file = Some(f.to_string()),

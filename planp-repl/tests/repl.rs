@@ -11,8 +11,14 @@ fn root() -> PathBuf {
 
 /// Run `planp repl` from the repository root with `input` on standard input.
 fn scripted(input: &str) -> String {
+    scripted_with(&[], input)
+}
+
+/// Run `planp repl ARGS...` with `input` on standard input.
+fn scripted_with(args: &[&str], input: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_planp"))
         .arg("repl")
+        .args(args)
         .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -55,9 +61,25 @@ fn figure2_session() {
     assert_eq!(n, 10);
 }
 
+/// The README's main command: the REPL started on figure 2 with the demo script (the
+/// session `docs/repl.md` shows).
+#[test]
+fn readme_demo() {
+    let input = std::fs::read_to_string(root().join("examples/paper/figure2.repl")).unwrap();
+    let got = scripted_with(&["examples/paper/figure2.planp"], &input);
+    expect_test::expect_file!["sessions/demo.out"].assert_eq(&got);
+}
+
 #[test]
 fn expressions_session() {
     session("expressions");
+}
+
+/// `:pcap` lines for prints, sends with changed fields, drops, exceptions and pass-through;
+/// `--quiet`, `--limit`, and the cut-off after 100 lines.
+#[test]
+fn effects_session() {
+    session("effects");
 }
 
 /// Mistakes of every kind are reported and the REPL carries on.
@@ -105,5 +127,48 @@ fn terminal_session() {
     p.exp_eof().unwrap();
     let h = std::fs::read_to_string(&hist).unwrap();
     assert!(h.contains("6 * 7") && h.contains("sq(12)"), "{h}");
+    let _ = std::fs::remove_file(&hist);
+}
+
+/// Through a pseudo-terminal: a long `:pcap` shows a progress count on the terminal, and
+/// Ctrl-C stops it, reports how far it got, and leaves the REPL (and its states) usable.
+#[test]
+fn ctrl_c_stops_a_long_capture() {
+    use planp_interp::capture::{Reader, Writer};
+    use rexpect::session::spawn_command;
+    // A long capture: the first packet of a real one, many times over.
+    let mut r = Reader::open(root().join("testdata/pcaps/corpus/print-flags.pcap")).unwrap();
+    let first = r.next().unwrap().unwrap();
+    let big = std::env::temp_dir().join(format!("planp-long-{}.pcap", std::process::id()));
+    let mut w = Writer::create(&big, first.link, false).unwrap();
+    for i in 0..400_000u64 {
+        w.write(first.ts_ns + i * 1000, &first.data, first.orig_len).unwrap();
+    }
+    w.finish().unwrap();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_planp"));
+    let hist = std::env::temp_dir().join(format!("planp-history-long-{}", std::process::id()));
+    cmd.arg("repl")
+        .arg("examples/paper/figure2.planp")
+        .current_dir(root())
+        .env("PLANP_HISTORY", &hist)
+        .env("NO_COLOR", "1");
+    let mut p = spawn_command(cmd, Some(60_000)).unwrap();
+    p.exp_string("loaded examples/paper/figure2.planp").unwrap();
+    p.exp_string("planp> ").unwrap();
+    p.send_line(&format!(":pcap {} --quiet", big.display())).unwrap();
+    p.exp_string(" packets...").unwrap();
+    p.send_control('c').unwrap();
+    p.flush().unwrap();
+    let (_, line) = p.exp_regex(r"interrupted after \d+ packets").unwrap();
+    let n: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(n > 0 && n < 400_000, "{line}");
+    p.exp_string("planp> ").unwrap();
+    // The states hold what the packets before the interruption did.
+    p.send_line(":state").unwrap();
+    p.exp_string("protocol state : int = 1").unwrap();
+    p.send_line(":quit").unwrap();
+    p.exp_eof().unwrap();
+    let _ = std::fs::remove_file(&big);
     let _ = std::fs::remove_file(&hist);
 }
