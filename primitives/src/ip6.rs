@@ -1,8 +1,8 @@
 //! The `ip6` header type: IPv6 headers, with their extension headers.
 //!
 //! An `ip6` value holds the fixed 40-byte header followed by the extension headers
-//! (hop-by-hop, routing, fragment, destination options, authentication) up to the
-//! transport header. Addresses are 16-byte blobs.
+//! ([`EXTENSION_HEADERS`]: hop-by-hop, routing, fragment, destination options,
+//! authentication, mobility, HIP, shim6) up to the transport header. Addresses are 16-byte blobs.
 //!
 //! Getters read fields big-endian; a field beyond the end of a truncated header reads as
 //! 0. Setters are functional: they return a new header.
@@ -145,25 +145,44 @@ fn addr_set(rt: &mut Rt, a: &[Word], off: usize) -> Result<Word, Exn> {
     Ok(rt.heap.alloc_bytes_vec(b))
 }
 
-/// Next-header numbers of the extension headers [`next_protocol`] walks over.
-pub const HOP_BY_HOP: u64 = 0;
+/// Hop-by-hop options (next-header number of an extension header).
+pub const HOP_BY_HOP: u8 = 0;
 /// Routing header.
-pub const ROUTING: u64 = 43;
+pub const ROUTING: u8 = 43;
 /// Fragment header (8 bytes).
-pub const FRAGMENT: u64 = 44;
+pub const FRAGMENT: u8 = 44;
 /// Authentication header (length in 4-byte units, minus 2).
-pub const AUTH: u64 = 51;
+pub const AUTH: u8 = 51;
 /// Destination options.
-pub const DEST_OPTS: u64 = 60;
+pub const DEST_OPTS: u8 = 60;
+/// Mobility header (RFC 6275).
+pub const MOBILITY: u8 = 135;
+/// Host Identity Protocol (RFC 7401).
+pub const HIP: u8 = 139;
+/// Shim6 (RFC 5533).
+pub const SHIM6: u8 = 140;
 
-/// The length of the extension header of type `next` that starts at `off`, or `None` when
-/// `next` is not an extension header. A missing length byte reads as 0.
-fn ext_len(b: &[u8], off: usize, next: u64) -> Option<usize> {
-    let len = get(b, off + 1, 1) as usize;
+/// The IPv6 extension headers that may come between the fixed header and the transport
+/// header, the one list every walk of the chain uses: `ip6Next`, matching
+/// (`planp-interp`'s `ipv6_shape`), marshalling's fix-up, and the checksum's final
+/// destination.
+pub const EXTENSION_HEADERS: [u8; 8] = [HOP_BY_HOP, ROUTING, FRAGMENT, AUTH, DEST_OPTS, MOBILITY, HIP, SHIM6];
+
+/// Is next-header number `next` one of the [`EXTENSION_HEADERS`]?
+pub fn is_extension(next: u8) -> bool {
+    EXTENSION_HEADERS.contains(&next)
+}
+
+/// The length in bytes of an extension header of type `next` whose second byte (its
+/// length field) is `len_byte`, or `None` when `next` is not an extension header. The
+/// fragment header is 8 bytes (its second byte is reserved), the authentication header
+/// (`len_byte` + 2) × 4, the others (`len_byte` + 1) × 8.
+pub fn extension_len(next: u8, len_byte: u8) -> Option<usize> {
+    let len = len_byte as usize;
     match next {
-        HOP_BY_HOP | ROUTING | DEST_OPTS => Some((len + 1) * 8),
         FRAGMENT => Some(8),
         AUTH => Some((len + 2) * 4),
+        n if is_extension(n) => Some((len + 1) * 8),
         _ => None,
     }
 }
@@ -172,14 +191,15 @@ fn ext_len(b: &[u8], off: usize, next: u64) -> Option<usize> {
 /// through the extension headers, stopping at the end of the bytes (then the result is
 /// the type of the first extension header that is not there).
 pub fn next_protocol(b: &[u8]) -> Word {
-    let mut next = get(b, 6, 1);
+    let mut next = get(b, 6, 1) as u8;
     let mut off = 40;
     while off < b.len() {
-        let Some(len) = ext_len(b, off, next) else { break };
-        next = b[off] as u64;
+        // A missing length byte reads as 0.
+        let Some(len) = extension_len(next, b.get(off + 1).copied().unwrap_or(0)) else { break };
+        next = b[off];
         off += len;
     }
-    next
+    next as Word
 }
 
 /// A minimal IPv6 header: version 6, hop limit 64, no next header (59), all else zero.
@@ -268,6 +288,14 @@ mod tests {
         // Not an extension header: the chain stops even if bytes follow.
         assert_eq!(g("ip6Next", &hdr(17, &[0, 0, 0, 0, 0, 0, 0, 0])), 17);
         assert_eq!(g("ip6Next", &hdr(59, &[1, 2, 3])), 59);
+        // Mobility (135), HIP (139) and shim6 (140) are skipped too, as matching does:
+        // mobility (8 bytes) -> HIP (len 1: 16 bytes) -> shim6 (8 bytes) -> UDP.
+        let mut ext = vec![139, 0, 0, 0, 0, 0, 0, 0];
+        ext.extend([140, 1]);
+        ext.extend([0; 14]);
+        ext.extend([17, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(g("ip6Next", &hdr(135, &ext)), 17);
+        assert_eq!(g("ip6Next", &hdr(135, &[59, 0, 0, 0, 0, 0, 0, 0])), 59);
     }
 
     #[test]
