@@ -253,7 +253,13 @@ impl Node {
             Net::Other => return None,
         };
         let udp = net.get(s.header_len..s.total_len)?;
-        if s.proto != 17 || s.fragment || udp.len() < 8 || u16::from_be_bytes([udp[2], udp[3]]) != encap::PORT {
+        // A fragment (first or later) holds only part of the value: not a channel packet.
+        if s.proto != 17
+            || s.fragment
+            || s.first_fragment
+            || udp.len() < 8
+            || u16::from_be_bytes([udp[2], udp[3]]) != encap::PORT
+        {
             return None;
         }
         let c = encap::parse(&udp[8..])?;

@@ -6,6 +6,8 @@
 //! complement sum (ten lines), and the incremental update needs the partial sums, which
 //! the header crates do not expose.
 
+use planp_primitives::ip6;
+
 /// The one's complement sum of `data` as big-endian 16-bit words (an odd last byte is
 /// padded with zero), added to `acc`, not folded.
 pub fn sum(data: &[u8], mut acc: u64) -> u64 {
@@ -51,14 +53,10 @@ pub fn pseudo(ip: &[u8], proto: u8, len: usize) -> u64 {
 fn final_destination(ip: &[u8]) -> Option<&[u8]> {
     let dst = ip.get(24..40);
     let (mut off, mut next) = (40usize, *ip.get(6)?);
-    while matches!(next, 0 | 43 | 44 | 51 | 60 | 135 | 139 | 140) {
+    while ip6::is_extension(next) {
         let h = ip.get(off..off + 8)?;
-        let len = match next {
-            44 => 8,
-            51 => (h[1] as usize + 2) * 4,
-            _ => (h[1] as usize + 1) * 8,
-        };
-        if next == 43 && h[3] > 0 {
+        let len = ip6::extension_len(next, h[1])?;
+        if next == ip6::ROUTING && h[3] > 0 {
             let addrs = h[1] as usize / 2;
             return match h[2] {
                 0 | 2 if addrs > 0 => ip.get(off + 8 + (addrs - 1) * 16..off + 8 + addrs * 16).or(dst),

@@ -20,7 +20,7 @@ pub mod link;
 
 use link::Decoded;
 use planp_primitives::bytes::get;
-use planp_primitives::{Heap, Type, Word, ip, tcp};
+use planp_primitives::{Heap, Type, Word, ip, ip6, tcp};
 
 /// One component of a packet type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,14 +152,7 @@ pub fn layout_of(ty: &Type) -> Result<PacketLayout, String> {
     Ok(PacketLayout { parts })
 }
 
-/// The IPv6 extension headers that may come between the fixed header and the transport
-/// header: hop-by-hop options, routing, fragment, destination options, authentication,
-/// mobility, HIP, shim6.
-fn is_ipv6_extension(next: u8) -> bool {
-    matches!(next, 0 | 43 | 44 | 51 | 60 | 135 | 139 | 140)
-}
-
-/// The shape of an IP packet: header length, payload protocol, whether it is a later
+/// The shape of an IP packet: header length, payload protocol, whether it is a
 /// fragment, and where it ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpShape {
@@ -169,6 +162,10 @@ pub struct IpShape {
     pub proto: u8,
     /// Is the packet a fragment other than the first (so without the transport header)?
     pub fragment: bool,
+    /// Is the packet a first fragment (offset 0, more fragments to come)? It starts with
+    /// the transport header, but the rest of the segment is in later fragments, and the
+    /// transport length and checksum are the whole datagram's.
+    pub first_fragment: bool,
     /// Where the packet ends in the bytes: its length, or the end of the captured bytes
     /// when the capture cut it short (anything after is link-layer padding or trailer).
     pub total_len: usize,
@@ -191,7 +188,14 @@ pub fn ipv4_shape(b: &[u8], truncated: bool) -> Option<IpShape> {
     if hl < 20 || total < hl {
         return None;
     }
-    Some(IpShape { header_len: hl, proto: b[9], fragment: get(b, 6, 2) & 0x1fff != 0, total_len: total })
+    let (offset, more) = (get(b, 6, 2) & 0x1fff, get(b, 6, 2) & 0x2000 != 0);
+    Some(IpShape {
+        header_len: hl,
+        proto: b[9],
+        fragment: offset != 0,
+        first_fragment: offset == 0 && more,
+        total_len: total,
+    })
 }
 
 /// Parse an IPv6 header and its extension headers at the start of `b`. A payload length
@@ -206,26 +210,31 @@ pub fn ipv6_shape(b: &[u8], truncated: bool) -> Option<IpShape> {
         p if 40 + p > b.len() && !truncated => return None,
         p => (40 + p).min(b.len()),
     };
-    let (mut off, mut next, mut fragment) = (40usize, b[6], false);
-    while is_ipv6_extension(next) {
+    let (mut off, mut next, mut fragment, mut first_fragment) = (40usize, b[6], false, false);
+    while let Some(len) = ip6::extension_len(next, b.get(off + 1).copied().unwrap_or(0)) {
         if off + 8 > total {
             return None;
         }
-        let len = match next {
-            44 => {
-                fragment |= get(b, off + 2, 2) & 0xfff8 != 0;
-                8
-            }
-            51 => (b[off + 1] as usize + 2) * 4,
-            _ => (b[off + 1] as usize + 1) * 8,
-        };
+        if next == ip6::FRAGMENT {
+            // Offset (13 bits) and the M flag; offset 0 without M is a whole datagram
+            // (an atomic fragment, RFC 6946).
+            let (offset, more) = (get(b, off + 2, 2) & 0xfff8, get(b, off + 2, 2) & 1 != 0);
+            fragment |= offset != 0;
+            first_fragment |= offset == 0 && more;
+        }
         next = b[off];
         off += len;
         if off > total {
             return None;
         }
     }
-    Some(IpShape { header_len: off, proto: next, fragment, total_len: total })
+    Some(IpShape {
+        header_len: off,
+        proto: next,
+        fragment,
+        first_fragment: first_fragment && !fragment,
+        total_len: total,
+    })
 }
 
 /// How a frame was captured: which link type, and whether the capture cut it short.
@@ -338,7 +347,8 @@ pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, how: Captured
 /// What the packet being processed lets marshalling reuse: its transport checksum, when
 /// a sent packet carries the same payload object behind a transport header of the same
 /// length, so that the checksum can be updated from the changed header words alone
-/// (RFC 1624) instead of summing the payload again.
+/// (RFC 1624) instead of summing the payload again; and, when it is a first fragment,
+/// the bytes a sent first fragment's checksum is updated from.
 #[derive(Clone, Debug, Default)]
 pub struct Reuse {
     /// The input's payload blob (a handle), if its type has a final `blob` after a
@@ -352,18 +362,52 @@ pub struct Reuse {
     pub proto: u8,
     /// The input's segment length (transport header and payload).
     pub seg_len: usize,
-    /// Did the input's transport checksum verify?
+    /// Is the input's transport checksum a base for an update: did it verify (and, for
+    /// UDP, was it not 0)?
     pub valid: bool,
+    /// The input, when it is a first fragment carrying a TCP or UDP header.
+    pub first_fragment: Option<FirstFragment>,
+}
+
+/// A first fragment being processed (offset 0, more fragments set, TCP or UDP): its
+/// transport checksum is the whole datagram's, which a sent first fragment keeps,
+/// updated for what the program changed in the bytes this fragment carries.
+#[derive(Clone, Debug)]
+pub struct FirstFragment {
+    /// The IP header (IPv6 extension headers included).
+    pub ip: Vec<u8>,
+    /// The transport protocol, 6 or 17.
+    pub proto: u8,
+    /// The transport bytes the fragment carries: the header and the start of the payload.
+    pub seg: Vec<u8>,
+}
+
+impl FirstFragment {
+    /// The first fragment `net_bytes` (the network packet of a packet of `layout`), if
+    /// it is one.
+    fn of(layout: &PacketLayout, net_bytes: &[u8]) -> Option<FirstFragment> {
+        let s = match layout.net()? {
+            Part::Ip => ipv4_shape(net_bytes, true)?,
+            _ => ipv6_shape(net_bytes, true)?,
+        };
+        if !s.first_fragment || !matches!(s.proto, 6 | 17) {
+            return None;
+        }
+        let seg = net_bytes.get(s.header_len..s.total_len)?.to_vec();
+        Some(FirstFragment { ip: net_bytes[..s.header_len].to_vec(), proto: s.proto, seg })
+    }
 }
 
 impl Reuse {
     /// What a packet of `layout`, unmarshalled as `value` from the network packet
     /// `net_bytes`, offers for reuse.
     pub fn of(layout: &PacketLayout, value: Word, net_bytes: &[u8], heap: &Heap) -> Reuse {
+        let first_fragment = FirstFragment::of(layout, net_bytes);
+        let none = || Reuse { first_fragment: first_fragment.clone(), ..Reuse::default() };
         let parts = &layout.parts;
-        let Some(t) = parts.iter().position(|p| matches!(p, Part::Tcp | Part::Udp)) else { return Reuse::default() };
+        let Some(t) = parts.iter().position(|p| matches!(p, Part::Tcp | Part::Udp)) else { return none() };
         if parts.last() != Some(&Part::Blob) || parts.len() != t + 2 {
-            return Reuse::default();
+            return none();
         }
         let field = |i: usize| if layout.is_tuple() { heap.tuple_get(value, i) } else { value };
         let ip = heap.bytes(field(t - 1)).to_vec();
@@ -372,17 +416,22 @@ impl Reuse {
         let proto = if parts[t] == Part::Tcp { 6 } else { 17 };
         let seg_len = l4.len() + heap.bytes(blob).len();
         let seg = net_bytes.get(ip.len()..ip.len() + seg_len);
+        // A UDP checksum of 0 is no base for an update: over IPv4 it means "no checksum"
+        // (a sent packet whose field is still 0 keeps it, see `fix_up`), over IPv6 it is
+        // not allowed (the sent packet's checksum is computed).
         let valid =
-            seg.is_some_and(|s| (proto == 17 && s.get(6..8) == Some(&[0, 0])) || checksum::verifies(&ip, proto, s));
-        Reuse { blob: Some(blob), ip, l4, proto, seg_len, valid }
+            seg.is_some_and(|s| !(proto == 17 && s.get(6..8) == Some(&[0, 0])) && checksum::verifies(&ip, proto, s));
+        Reuse { blob: Some(blob), ip, l4, proto, seg_len, valid, first_fragment }
     }
 }
 
 /// Write a packet value as bytes: headers and fields in order, then the IP total or
 /// payload length, the IP protocol or last next-header (when a TCP or UDP header
 /// follows), the UDP length and the IPv4, TCP and UDP checksums are made correct. A UDP
-/// checksum of 0 ("none") over IPv4 stays 0. With `reuse`, a transport checksum is
-/// updated incrementally when the payload is the input's.
+/// checksum of 0 ("none") over IPv4 stays 0. A fragment's transport length and checksum
+/// are the whole datagram's and are not recomputed (a first fragment's checksum is
+/// updated from the input's, see [`FirstFragment`]). With `reuse`, a transport checksum
+/// is updated incrementally when the payload is the input's.
 pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>) -> Vec<u8> {
     let field = |i: usize| if layout.is_tuple() { heap.tuple_get(w, i) } else { w };
     let mut out = Vec::new();
@@ -414,13 +463,20 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
     }
     if let Some(ipo) = ip_at {
         let same_payload = reuse.filter(|r| r.valid && r.blob.is_some() && r.blob == blob);
-        fix_up(&mut out, ipo, l4, same_payload);
+        let first_fragment = reuse.and_then(|r| r.first_fragment.as_ref());
+        fix_up(&mut out, ipo, l4, same_payload, first_fragment);
     }
     out
 }
 
 /// Make lengths, protocol and checksums of the IP packet at `ipo` correct.
-fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&Reuse>) {
+fn fix_up(
+    out: &mut [u8],
+    ipo: usize,
+    l4: Option<(usize, Part)>,
+    reuse: Option<&Reuse>,
+    first_fragment: Option<&FirstFragment>,
+) {
     let pkt_len = out.len() - ipo;
     let v6 = out[ipo] >> 4 == 6;
     let (hl, proto_at) = if v6 {
@@ -430,13 +486,9 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
         // The last next-header field of the extension chain.
         let (mut at, mut off, mut next) = (ipo + 6, ipo + 40, out[ipo + 6]);
         let end = l4.map_or(out.len(), |(o, _)| o);
-        while is_ipv6_extension(next) && off + 8 <= end {
+        while off + 8 <= end {
+            let Some(len) = ip6::extension_len(next, out[off + 1]) else { break };
             at = off;
-            let len = match next {
-                44 => 8,
-                51 => (out[off + 1] as usize + 2) * 4,
-                _ => (out[off + 1] as usize + 1) * 8,
-            };
             next = out[off];
             off += len;
         }
@@ -462,11 +514,14 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
         let c = checksum::finish(checksum::sum(&out[ipo..ipo + hl], 0));
         out[ipo + 10..ipo + 12].copy_from_slice(&c.to_be_bytes());
     }
+    // Is the packet sent a fragment? (Its lengths were just made right, so a packet cut
+    // short by the capture is read as what it is.)
+    let shape = if v6 { ipv6_shape(&out[ipo..], true) } else { ipv4_shape(&out[ipo..], true) };
     // With no transport header in the type (`ip*blob`), a TCP or UDP segment carried in
-    // the blob still gets its checksum fixed, unless the packet is a fragment (then the
-    // segment is not all here).
+    // the blob is treated as one, unless the packet is a later fragment (which has no
+    // transport header).
     let l4 = l4.or_else(|| {
-        let shape = if v6 { ipv6_shape(&out[ipo..], false) } else { ipv4_shape(&out[ipo..], false) }?;
+        let shape = shape?;
         match shape.proto {
             6 if !shape.fragment => Some((ipo + shape.header_len, Part::Tcp)),
             17 if !shape.fragment => Some((ipo + shape.header_len, Part::Udp)),
@@ -480,8 +535,20 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
     if seg_len < min_len {
         return;
     }
+    if let Some(s) = shape.filter(|s| s.fragment || s.first_fragment) {
+        // A fragment: the segment is not all here, and the UDP length and the checksum
+        // are the whole datagram's. They are left as they are, except that a first
+        // fragment's checksum follows the changes the program made to its bytes.
+        if let Some(base) = first_fragment.filter(|_| s.first_fragment) {
+            update_first_fragment(out, ipo, l4o, proto, ck_at, base);
+        }
+        return;
+    }
     if part == Part::Udp {
-        out[l4o + 4..l4o + 6].copy_from_slice(&(seg_len.min(0xffff) as u16).to_be_bytes());
+        // Over 65535 bytes (an IPv6 jumbogram, segmentation offload), the UDP length is
+        // 0, as RFC 2675 says and as the IP lengths are.
+        let len = if seg_len > 0xffff { 0 } else { seg_len as u16 };
+        out[l4o + 4..l4o + 6].copy_from_slice(&len.to_be_bytes());
         if !v6 && out[l4o + 6..l4o + 8] == [0, 0] {
             return; // no checksum
         }
@@ -512,6 +579,42 @@ fn fix_up(out: &mut [u8], ipo: usize, l4: Option<(usize, Part)>, reuse: Option<&
     };
     // UDP transmits a computed 0 as 0xffff (0 means "no checksum").
     let c = if part == Part::Udp && c == 0 { 0xffff } else { c };
+    out[l4o + ck_at..l4o + ck_at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// A sent first fragment (IP header at `ipo`, transport bytes from `l4o`) whose checksum
+/// field still holds the checksum of the first fragment being processed, `base`, for
+/// the same protocol and as many transport bytes: update that checksum (RFC 1624) by the
+/// difference between the two fragments' pseudo-headers and transport bytes, so that it
+/// stays right for the reassembled datagram (the later fragments are not changed). If
+/// nothing in them changed, the checksum is kept as it is. A UDP checksum of 0 (none
+/// over IPv4, not allowed over IPv6) stays 0: there is nothing to update.
+fn update_first_fragment(out: &mut [u8], ipo: usize, l4o: usize, proto: u8, ck_at: usize, base: &FirstFragment) {
+    let seg = &out[l4o..];
+    if base.proto != proto || base.seg.len() != seg.len() || base.seg.get(ck_at..ck_at + 2) != seg.get(ck_at..ck_at + 2)
+    {
+        return;
+    }
+    let old_ck = u16::from_be_bytes([seg[ck_at], seg[ck_at + 1]]);
+    if proto == 17 && old_ck == 0 {
+        return;
+    }
+    // The pseudo-header's length: for UDP the UDP length field (which counts the whole
+    // datagram); for TCP the datagram's segment length, which a first fragment does not
+    // know but which is the same on both sides, so it is left out of both.
+    let part = |ip: &[u8], seg: &[u8]| {
+        let len = if proto == 17 { get(seg, 4, 2) as usize } else { 0 };
+        let mut seg = seg.to_vec();
+        seg[ck_at..ck_at + 2].copy_from_slice(&[0, 0]);
+        checksum::sum(&seg, checksum::pseudo(ip, proto, len))
+    };
+    let old_part = part(&base.ip, &base.seg);
+    let new_part = part(&out[ipo..l4o], &out[l4o..]);
+    if checksum::fold(old_part) == checksum::fold(new_part) {
+        return;
+    }
+    let c = checksum::update(old_ck, old_part, new_part);
+    let c = if proto == 17 && c == 0 { 0xffff } else { c };
     out[l4o + ck_at..l4o + ck_at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
