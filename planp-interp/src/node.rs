@@ -306,11 +306,11 @@ impl Node {
                 if is_eth {
                     // An Ethernet frame built by the program, on a capture of another
                     // link type: its IP packet goes in a frame of that type.
-                    let n = link::decode(LinkType::ETHERNET, &s.bytes).link_len.min(s.bytes.len());
-                    if n == s.bytes.len() {
+                    let e = link::decode(LinkType::ETHERNET, &s.bytes);
+                    if e.net == Net::Other {
                         continue; // not an IP packet: nothing to put in a frame of this type
                     }
-                    &s.bytes[n..]
+                    &s.bytes[e.link_len..]
                 } else {
                     &s.bytes
                 }
@@ -319,12 +319,10 @@ impl Node {
                 net_packet = encap::packet(here, to, &s.channel, s.overload, &s.bytes);
                 &net_packet
             };
-            if d.net == Net::Other && !matches!(lt.base(), 12 | 14 | 101 | 228 | 229) {
-                // No link header to reuse (cannot happen for packets a channel took).
-                out.push(bytes.to_vec());
-            } else {
-                out.push(link::encode(lt, frame, d, bytes));
-            }
+            // `None` only for a frame of a link type with a header that carried no IP
+            // packet, which no channel takes (only Ethernet frames reach `eth*...`
+            // channels, and `encode` builds an Ethernet header for those).
+            out.extend(link::encode(lt, frame, d, bytes));
         }
         out
     }

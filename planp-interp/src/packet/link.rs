@@ -87,6 +87,9 @@ pub struct Decoded {
     pub net_end: usize,
     /// The network protocol.
     pub net: Net,
+    /// Does the link header end in an MPLS label stack (Ethernet, PPP)? Then what
+    /// follows the bottom label says its own IP version, and no protocol field names it.
+    pub mpls: bool,
 }
 
 /// The IP version announced by the first byte of a network packet. Frames labelled IPv4
@@ -131,8 +134,10 @@ fn is_tag(t: u64) -> bool {
 /// a frame too short for its link header carries no network packet.
 pub fn decode(lt: LinkType, frame: &[u8]) -> Decoded {
     let n = frame.len();
-    let none = Decoded { link_len: n, net_end: n, net: Net::Other };
-    let at = |link_len: usize, net: Net| if link_len <= n { Decoded { link_len, net_end: n, net } } else { none };
+    let none = Decoded { link_len: n, net_end: n, net: Net::Other, mpls: false };
+    let at = |link_len: usize, net: Net| {
+        if link_len <= n { Decoded { link_len, net_end: n, net, mpls: false } } else { none }
+    };
     match lt.base() {
         1 => {
             if n < 14 {
@@ -208,12 +213,12 @@ fn mpls(frame: &[u8], mut start: usize) -> Decoded {
     let n = frame.len();
     loop {
         if start + 4 > n {
-            return Decoded { link_len: n, net_end: n, net: Net::Other };
+            return Decoded { link_len: n, net_end: n, net: Net::Other, mpls: false };
         }
         let bottom = frame[start + 2] & 1 == 1;
         start += 4;
         if bottom {
-            return Decoded { link_len: start, net_end: n, net: by_version(frame, start) };
+            return Decoded { link_len: start, net_end: n, net: by_version(frame, start), mpls: true };
         }
     }
 }
@@ -223,7 +228,7 @@ fn mpls(frame: &[u8], mut start: usize) -> Decoded {
 /// packet is the value of the TLV of type 9.
 fn decode_nflog(frame: &[u8]) -> Decoded {
     let n = frame.len();
-    let none = Decoded { link_len: n, net_end: n, net: Net::Other };
+    let none = Decoded { link_len: n, net_end: n, net: Net::Other, mpls: false };
     let mut off = 4;
     while off + 4 <= n {
         let len = u16::from_le_bytes([frame[off], frame[off + 1]]) as usize;
@@ -237,7 +242,7 @@ fn decode_nflog(frame: &[u8]) -> Decoded {
                 10 => Net::Ipv6,
                 _ => Net::Other,
             };
-            return Decoded { link_len: off + 4, net_end: off + len, net };
+            return Decoded { link_len: off + 4, net_end: off + len, net, mpls: false };
         }
         off += (len + 3) & !3;
     }
@@ -245,16 +250,34 @@ fn decode_nflog(frame: &[u8]) -> Decoded {
 }
 
 /// A frame of the same link type as `original` carrying the network packet `net_packet`
-/// instead of the original's: the original's link header is kept, with its
-/// protocol field (EtherType, family, ...) and any length field made right for the new
-/// packet. For link types without a header, the frame is the packet.
-pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> Vec<u8> {
+/// instead of the original's: the original's link header is kept, with its protocol
+/// field (EtherType, family, ...) and any length field made right for the new packet.
+/// For link types without a header, the frame is the packet.
+///
+/// - Under an MPLS label stack (Ethernet, PPP), the labels are kept and the EtherType
+///   or PPP protocol before them still says MPLS: the version nibble after the bottom
+///   label says which IP it is. Only a bottom label that is an explicit null label,
+///   which names the version (RFC 3032: 0 for IPv4, 2 for IPv6), is switched to the
+///   other one when the packet's version differs.
+/// - When `original` carried no IP packet (`d.net` is [`Net::Other`]; on Ethernet, a
+///   frame an `eth*...` channel took), its header is no header for an IP packet. On
+///   Ethernet the new frame gets the original's Ethernet header and VLAN tags (MPLS
+///   labels, which carried something else, are left out) with the EtherType of the
+///   packet's version; other link types with a header give `None` (no channel takes a
+///   non-IP frame of those).
+pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> Option<Vec<u8>> {
     let v6 = net_packet.first().is_some_and(|b| b >> 4 == 6);
-    let mut out = Vec::with_capacity(d.link_len + net_packet.len() + 8);
-    let header = &original[..d.link_len.min(original.len())];
+    let (header, mpls) = match lt.base() {
+        _ if d.net != Net::Other => (&original[..d.link_len.min(original.len())], d.mpls),
+        1 => (&original[..ethernet_header_len(original)?], false),
+        12 | 14 | 101 | 228 | 229 => (&original[..0], false),
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(header.len() + net_packet.len() + 8);
     out.extend_from_slice(header);
     let l = out.len();
     match lt.base() {
+        1 | 9 if mpls => switch_explicit_null(&mut out, v6),
         1 if l >= 2 => out[l - 2..].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
         113 if l >= 16 => out[14..16].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
         276 if l >= 20 => out[0..2].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
@@ -290,7 +313,24 @@ pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> 
             out.extend_from_slice(&original[after..]);
         }
     }
-    out
+    Some(out)
+}
+
+/// The bottom MPLS label (the last 4 bytes of `header`): an IPv4 explicit null label (0)
+/// over an IPv6 packet becomes the IPv6 one (2), and the converse; any other label is
+/// kept, its traffic class, bottom-of-stack bit and TTL always.
+fn switch_explicit_null(header: &mut [u8], v6: bool) {
+    let l = header.len();
+    if l < 4 {
+        return;
+    }
+    let word = get(header, l - 4, 4);
+    let label = match (word >> 12, v6) {
+        (0, true) => 2,
+        (2, false) => 0,
+        _ => return,
+    };
+    header[l - 4..].copy_from_slice(&((label << 12 | word & 0xfff) as u32).to_be_bytes());
 }
 
 fn family_of(b: &[u8], big: bool) -> u32 {
@@ -307,9 +347,46 @@ mod tests {
         f.extend([0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x08, 0x00, 0x45, 0]);
         let d = decode(LinkType::ETHERNET, &f);
         assert_eq!((d.link_len, d.net), (22, Net::Ipv4));
-        let out = encode(LinkType::ETHERNET, &f, &d, &[0x60, 1, 2]);
+        let out = encode(LinkType::ETHERNET, &f, &d, &[0x60, 1, 2]).unwrap();
         assert_eq!(&out[20..22], &[0x86, 0xdd], "the innermost EtherType follows the IP version");
         assert_eq!(&out[12..14], &[0x88, 0xa8], "tags are kept");
+    }
+
+    #[test]
+    fn mpls_labels_are_kept() {
+        let mut f = vec![0u8; 12];
+        f.extend([0x88, 0x47, 0, 0, 0x01, 0x40, 0x45, 0]); // IPv4 explicit null, bottom, TTL 64
+        let d = decode(LinkType::ETHERNET, &f);
+        assert_eq!((d.link_len, d.net, d.mpls), (18, Net::Ipv4, true));
+        assert_eq!(encode(LinkType::ETHERNET, &f, &d, &[0x45, 9]).unwrap(), [&f[..18], &[0x45, 9]].concat());
+        let out = encode(LinkType::ETHERNET, &f, &d, &[0x60, 9]).unwrap();
+        assert_eq!(&out[12..18], &[0x88, 0x47, 0, 0, 0x21, 0x40], "IPv6 explicit null for IPv6");
+        let mut p = vec![0x02, 0x81, 0x00, 0x06, 0x41, 0x40, 0x60]; // PPP, label 100
+        let d = decode(LinkType::PPP, &p);
+        assert_eq!((d.link_len, d.net, d.mpls), (6, Net::Ipv6, true));
+        assert_eq!(encode(LinkType::PPP, &p, &d, &[0x45]).unwrap(), [&p[..6], &[0x45]].concat());
+        p[4] = 0x40; // no bottom-of-stack label: no IP packet, no MPLS header to keep
+        assert!(!decode(LinkType::PPP, &p).mpls);
+    }
+
+    #[test]
+    fn frames_after_frames_without_ip() {
+        // ARP with a VLAN tag: the Ethernet header and the tag, the EtherType of the packet.
+        let mut f = vec![1u8; 12];
+        f.extend([0x81, 0x00, 0, 9, 0x08, 0x06]);
+        f.extend([0; 28]);
+        let d = decode(LinkType::ETHERNET, &f);
+        assert_eq!(d.net, Net::Other);
+        let out = encode(LinkType::ETHERNET, &f, &d, &[0x60, 1]).unwrap();
+        assert_eq!(out, [&f[..16], &[0x86, 0xdd, 0x60, 1]].concat());
+        assert_eq!(encode(LinkType::ETHERNET, &f[..13], &decode(LinkType::ETHERNET, &f[..13]), &[0x45]), None);
+        // Another link type with a header: no frame; no header: the packet.
+        let mut sll = vec![0u8; 14];
+        sll.extend([0x08, 0x06, 0, 1]);
+        let d = decode(LinkType::LINUX_SLL, &sll);
+        assert_eq!((d.net, encode(LinkType::LINUX_SLL, &sll, &d, &[0x45])), (Net::Other, None));
+        let d = decode(LinkType::RAW, &[0x10]);
+        assert_eq!(encode(LinkType::RAW, &[0x10], &d, &[0x45]), Some(vec![0x45]));
     }
 
     #[test]
@@ -320,7 +397,7 @@ mod tests {
         f.extend([9, 0, 9, 0, 0x45, 1, 2, 3, 4, 0, 0, 0]);
         let d = decode(LinkType::NFLOG, &f);
         assert_eq!((d.link_len, d.net_end, d.net), (16, 21, Net::Ipv4));
-        let out = encode(LinkType::NFLOG, &f, &d, &[0x45, 9, 9]);
+        let out = encode(LinkType::NFLOG, &f, &d, &[0x45, 9, 9]).unwrap();
         assert_eq!(&out[12..14], &[7, 0]);
         assert_eq!(out.len() % 4, 0);
     }
@@ -347,6 +424,6 @@ mod tests {
         assert_eq!(decode(LinkType::NULL, &le).net, Net::Ipv4);
         assert_eq!(decode(LinkType::NULL, &be).net, Net::Ipv6);
         let d = decode(LinkType::NULL, &be);
-        assert_eq!(encode(LinkType::NULL, &be, &d, &[0x60])[..4], [0, 0, 0, 30]);
+        assert_eq!(encode(LinkType::NULL, &be, &d, &[0x60]).unwrap()[..4], [0, 0, 0, 30]);
     }
 }
