@@ -503,6 +503,23 @@ fn udp_lengths_beyond_65535_are_zero() {
     assert!(verifies(&out[..40], 17, &out[40..]));
 }
 
+/// A user-channel value too big for 16-bit lengths goes out with IPv4 total length 0 and
+/// UDP length 0 ("the captured bytes"), and a node reading that frame runs the channel
+/// with the whole value.
+#[test]
+fn big_user_channel_packets_have_zero_lengths() {
+    let src = "channel big(ps : unit, ss : int, p : blob) is (ps, ss + size(p))
+               channel network(ps : unit, ss : unit, p : ip*tcp*blob) is (OnRemote(big, makeBlob(70000, 1)); (ps, ss))";
+    let mut n = node(src);
+    let out = run(&mut n, LinkType::RAW, &ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], b"go")).frames.remove(0);
+    assert!(out.len() > 70_000);
+    assert_eq!((&out[2..4], &out[24..26]), (&[0, 0][..], &[0, 0][..]), "IPv4 total length and UDP length");
+    assert!(verifies(&out[..20], 17, &out[20..]));
+    let o = n.process(LinkType::RAW, &out, 2_000_000_000);
+    assert_eq!(o.channel, Some(0), "the big channel takes it");
+    assert_eq!(n.channel_state(0), 70_000, "the whole value arrived");
+}
+
 // ----- tshark's reading of the same frames -----------------------------------------------
 
 /// The frames of the cases above, written to a capture and read by tshark, an

@@ -49,21 +49,27 @@ pub fn payload(channel: &str, overload: u32, value: &[u8]) -> Vec<u8> {
     p
 }
 
+/// A length field of 16 bits: the length, or 0 when it does not fit (as marshalling
+/// writes IP and UDP lengths over 65535: "the bytes there are", RFC 2675 for UDP).
+fn len16(n: usize) -> [u8; 2] {
+    u16::try_from(n).unwrap_or(0).to_be_bytes()
+}
+
 /// An IPv4/UDP packet from `src` to `dst` carrying a channel packet, TTL 64, with
-/// correct lengths and checksums.
+/// correct lengths and checksums (lengths over 65535 are 0).
 pub fn packet(src: u32, dst: u32, channel: &str, overload: u32, value: &[u8]) -> Vec<u8> {
     let data = payload(channel, overload, value);
     let total = 28 + data.len();
     let mut p = Vec::with_capacity(total);
     p.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0]);
-    p[2..4].copy_from_slice(&(total.min(0xffff) as u16).to_be_bytes());
+    p[2..4].copy_from_slice(&len16(total));
     p.extend_from_slice(&src.to_be_bytes());
     p.extend_from_slice(&dst.to_be_bytes());
     let c = checksum::finish(checksum::sum(&p, 0));
     p[10..12].copy_from_slice(&c.to_be_bytes());
     p.extend_from_slice(&PORT.to_be_bytes());
     p.extend_from_slice(&PORT.to_be_bytes());
-    p.extend_from_slice(&((8 + data.len()).min(0xffff) as u16).to_be_bytes());
+    p.extend_from_slice(&len16(8 + data.len()));
     p.extend_from_slice(&[0, 0]);
     p.extend_from_slice(&data);
     let mut c = checksum::finish(checksum::sum(&p[20..], checksum::pseudo(&p[..20], 17, p.len() - 20)));
