@@ -262,7 +262,13 @@ impl Node {
         {
             return None;
         }
-        let c = encap::parse(&udp[8..])?;
+        // The datagram ends at the UDP length (0: the bytes there are), as in matching.
+        let udp_len = match u16::from_be_bytes([udp[4], udp[5]]) as usize {
+            0 => udp.len(),
+            l if l < 8 || l > udp.len() => return None,
+            l => l,
+        };
+        let c = encap::parse(&udp[8..udp_len])?;
         let prog = self.prog.clone();
         let i = prog
             .channels

@@ -379,6 +379,26 @@ fn a_first_fragment_is_no_user_channel_packet() {
     assert_eq!((o.channel, o.pass_through), (None, true), "a first fragment is not");
 }
 
+/// A user-channel packet ends at its UDP length, as a UDP datagram does in matching:
+/// bytes after it inside the IP packet are not part of the value.
+#[test]
+fn a_user_channel_value_ends_at_the_udp_length() {
+    let mut n = node("channel c(ps : unit, ss : int, p : int) is (ps, ss + p)");
+    let mut pkt = encap::packet(0x0a00_0001, 0x0a00_0002, "c", 0, &5i64.to_be_bytes());
+    pkt.push(0xee); // inside the IP packet, after the UDP datagram
+    let total = pkt.len() as u16;
+    pkt[2..4].copy_from_slice(&total.to_be_bytes());
+    pkt[10..12].copy_from_slice(&[0, 0]);
+    let c = !fold_sum(&pkt[..20], 0);
+    pkt[10..12].copy_from_slice(&c.to_be_bytes());
+    let o = n.process(LinkType::RAW, &pkt, 1);
+    assert_eq!(o.channel, Some(0));
+    assert_eq!(n.channel_state(0), 5);
+    // A UDP length beyond the IP packet: not a channel packet.
+    pkt[24..26].copy_from_slice(&200u16.to_be_bytes());
+    assert_eq!(n.process(LinkType::RAW, &pkt, 2).channel, None);
+}
+
 // ----- UDP checksums of 0 ----------------------------------------------------------------
 
 /// Over IPv6 a UDP checksum of 0 is not "no checksum" (it is not allowed): a forwarded
