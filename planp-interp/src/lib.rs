@@ -12,8 +12,10 @@
 //! | `typeck.rs` | names, types, recursion and initialisation order; builds the IR |
 //! | `ir.rs` | the resolved program the evaluator runs |
 //! | `eval.rs` | the two-level evaluator (binding-time annotated) |
-//! | `packet.rs` | packet types, matching, (un)marshalling |
-//! | `node.rs` | channel semantics: dispatch, states, effects, exceptions, memory |
+//! | `packet/` | the packet layer (`docs/packets.md`): types, matching, marshalling, link types, checksums |
+//! | `capture.rs` | reading pcap and pcapng, writing pcap |
+//! | `node.rs` | channel semantics: dispatch, states, effects, exceptions, memory, the frames sent |
+//! | `session.rs` | a program plus declarations typed after it (what the REPL drives) |
 
 pub mod ast;
 pub mod capture;

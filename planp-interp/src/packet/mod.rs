@@ -2,6 +2,7 @@
 //! and how packet values are read from and written to bytes.
 //!
 //! A packet type is a header stack followed by payload fields:
+//! `eth [* field ...]` (any Ethernet frame, IP or not, as in `eth*blob`) or
 //! `[eth *] (ip | ip6) [* tcp | * udp] [* field ...]`, where a field is `char` (1 byte),
 //! `bool` (1 byte, 0 or 1), `int` (4 bytes, big-endian, sign-extended), `host` (4 bytes),
 //! `string` (bytes up to a NUL, which is consumed) or `blob` (all remaining bytes; last
@@ -11,7 +12,8 @@
 //!
 //! - [`link`]: where the IP packet is in a captured frame, and how to put one back;
 //! - [`checksum`]: full and incremental Internet checksums;
-//! - [`encap`]: how packets of user-defined channels travel between nodes.
+//! - [`encap`]: how packets of user-defined channels travel between nodes;
+//! - [`describe`]: one-line frame summaries for traces.
 
 pub mod checksum;
 pub mod describe;
@@ -25,7 +27,7 @@ use planp_primitives::{Heap, Type, Word, ip, ip6, tcp};
 /// One component of a packet type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Part {
-    /// Ethernet II header, with any VLAN tags.
+    /// Ethernet II header, with any VLAN tags (and, before an IP part, any MPLS labels).
     Eth,
     /// IPv4 header with options.
     Ip,
