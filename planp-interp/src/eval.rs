@@ -2,22 +2,26 @@
 //!
 //! Binding times: the program and its expressions are **static** (`#[stat]`); the
 //! [`Machine`] (frames, heap, effects) and every [`Word`] computed from it are
-//! **dynamic** (`#[dynamic]`). The discipline (`docs/architecture.md`):
+//! **dynamic** (`#[dynamic]`). The functions of [`engine`] are the interpreter, and
+//! `#[specialize]` derives from them their generating extensions (`engine::eval_gen`,
+//! ...), which the JIT runs to emit code. The discipline (`docs/specialization.md`):
 //!
 //! - dispatch on the syntax tree is a `match` on a static value;
-//! - recursion is on static sub-terms only (the tree is finite, so a specializer can
-//!   unfold it), and loops over static collections (arguments, tuple components,
-//!   handlers) are `for` loops over them;
-//! - dynamic work is done only through the small vocabulary of [`Machine`] methods
-//!   (frame loads and stores at static slots, heap access, primitive calls through one
-//!   ABI, sends) and word arithmetic on `u64`; the one dynamic loop (`foldl`/`foldr` over a
-//!   list) is a `while` on a dynamic condition;
-//! - a static value used as dynamic data is passed through [`lift`];
-//! - exceptions are `Err(Raise)` propagated with `?`; `try` is a `match` on the result.
+//! - recursion is on static sub-terms only (the tree is finite, so the generating
+//!   extension unfolds it), and loops over static collections (arguments, tuple
+//!   components, handlers) are `for` loops over them;
+//! - dynamic work is word arithmetic (`wrapping_*`, comparisons, casts), the frame
+//!   vocabulary of [`Machine`] (`frame_load`, `frame_store`, `frame_index`,
+//!   `frame_load_at`, `in_frame`), and calls of Rust functions (heap access, primitives,
+//!   sends), which become calls through one ABI in generated code; the one dynamic loop
+//!   (`foldl`/`foldr` over a list) is a `while` on a dynamic condition;
+//! - a static value used as dynamic data is passed through [`engine::lift`];
+//! - exceptions are `Err(Raised)` propagated with `?` (what was raised, and where, is
+//!   kept in the machine); `try` is a `match` on the result.
 //!
 //! Words carry no tags: what a word is follows from the static type at each node.
 
-use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
+use crate::ir::{CmpOp, Expr, Program, Slot};
 use crate::packet;
 use crate::span::Span;
 use planp_primitives::value::{self, tuple_mask};
@@ -33,6 +37,17 @@ pub struct Raise {
     pub span: Span,
 }
 
+/// The failure of an evaluation: an exception was raised; which one, and where, the
+/// machine keeps ([`Machine::take_raised`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Raised;
+
+impl planp_jit::ToWord for Raised {
+    fn to_word(self) -> u64 {
+        0
+    }
+}
+
 /// The dynamic state the evaluator works on: the frame stack, globals, string literals
 /// and the run-time context (heap, effects).
 #[derive(Debug)]
@@ -43,15 +58,9 @@ pub struct Machine {
     fp: usize,
     globals: Vec<Word>,
     strings: Vec<Word>,
+    raised: Raise,
     /// What the packet being processed lets marshalling reuse (its transport checksum).
     pub reuse: Option<packet::Reuse>,
-}
-
-/// A static value used as dynamic data. In the interpreter this is the identity; the
-/// specializer turns it into an immediate operand.
-#[inline(always)]
-pub fn lift(w: Word) -> Word {
-    w
 }
 
 impl Machine {
@@ -65,6 +74,7 @@ impl Machine {
             fp: 0,
             globals: vec![0; prog.globals.len()],
             strings,
+            raised: Raise { exn: Exn(0), span: Span::new(0, 0) },
             reuse: None,
         }
     }
@@ -83,34 +93,63 @@ impl Machine {
         }
     }
 
-    // ---- the dynamic vocabulary ------------------------------------------------------
+    // ---- the frame vocabulary (frame operations in generated code) --------------------
 
-    /// Load a slot of the current frame.
+    /// Load slot `s` of the current frame.
     #[inline]
-    pub fn local(&self, s: Slot) -> Word {
+    pub fn frame_load(&self, s: Slot) -> Word {
         self.stack[self.fp + s as usize]
     }
 
-    /// Store into a slot of the current frame.
+    /// Store into slot `s` of the current frame.
     #[inline]
-    pub fn set_local(&mut self, s: Slot, w: Word) {
+    pub fn frame_store(&mut self, s: Slot, w: Word) {
         self.stack[self.fp + s as usize] = w;
     }
 
-    /// The base of the frame `hops` static links up (0: the current frame).
+    /// The frame index (position in the word stack) of slot `s` of the current frame.
     #[inline]
-    pub fn frame_up(&self, hops: u32) -> Word {
-        let mut fp = self.fp;
-        for _ in 0..hops {
-            fp = self.stack[fp] as usize;
-        }
-        fp as Word
+    pub fn frame_index(&self, s: Slot) -> Word {
+        (self.fp + s as usize) as Word
     }
 
-    /// Load slot `s` of the frame `hops` static links up.
+    /// Load slot `s` of the frame that starts at frame index `i`.
     #[inline]
-    pub fn outer(&self, hops: u32, s: Slot) -> Word {
-        self.stack[self.frame_up(hops) as usize + s as usize]
+    pub fn frame_load_at(&self, i: Word, s: Slot) -> Word {
+        self.stack[i as usize + s as usize]
+    }
+
+    /// Run `body` in the frame that starts at slot `base` of the current one.
+    #[inline]
+    pub fn in_frame<R>(&mut self, base: Slot, body: impl FnOnce(&mut Machine) -> R) -> R {
+        let saved = self.fp;
+        self.fp += base as usize;
+        let r = body(self);
+        self.fp = saved;
+        r
+    }
+
+    /// The word stack (generated code addresses it directly).
+    pub fn stack_mut(&mut self) -> &mut [Word] {
+        &mut self.stack
+    }
+
+    // ---- called from the evaluator (calls through the ABI in generated code) ---------
+
+    /// Raise `exn` at `span`: remember it, and give the failure to propagate.
+    pub fn raise(&mut self, exn: &Exn, span: &Span) -> Raised {
+        self.raised = Raise { exn: *exn, span: *span };
+        Raised
+    }
+
+    /// Is the exception in flight `exn`?
+    pub fn raised_is(&self, exn: &Exn) -> bool {
+        self.raised.exn == *exn
+    }
+
+    /// The exception in flight.
+    pub fn take_raised(&self) -> Raise {
+        self.raised
     }
 
     /// Load a global.
@@ -140,73 +179,321 @@ impl Machine {
         &self.strings
     }
 
-    /// Run `body` in a frame that starts at slot `base` of the current one.
-    #[inline]
-    pub fn enter<R>(&mut self, base: Slot, body: impl FnOnce(&mut Machine) -> R) -> R {
-        let saved = self.fp;
-        self.fp += base as usize;
-        let r = body(self);
-        self.fp = saved;
-        r
-    }
-
     /// Reset the frame pointer to the bottom of the stack (before running an entry point).
     pub fn reset_frames(&mut self) {
         self.fp = 0;
     }
 
-    /// Call a primitive: its arguments are slots `base..base + n` of the current frame.
+    /// Call a primitive: its arguments are the `n` words from frame index `first`.
     #[inline]
     pub fn call_prim(
         &mut self,
         p: &planp_primitives::Prim,
         site: &Site,
-        base: Slot,
+        first: Word,
         n: usize,
-        span: Span,
-    ) -> Result<Word, Raise> {
-        let start = self.fp + base as usize;
+        span: &Span,
+    ) -> Result<Word, Raised> {
+        let start = first as usize;
         let Machine { rt, stack, .. } = self;
-        (p.compute)(rt, &stack[start..start + n], site).map_err(|exn| Raise { exn, span })
+        match (p.compute)(rt, &stack[start..start + n], site) {
+            Ok(w) => Ok(w),
+            Err(exn) => Err(self.raise(&exn, span)),
+        }
     }
 }
 
-fn arith(op: Arith, x: Word, y: Word, span: Span) -> Result<Word, Raise> {
-    let (a, b) = (x as i64, y as i64);
-    Ok(match op {
-        Arith::Add => a.wrapping_add(b),
-        Arith::Sub => a.wrapping_sub(b),
-        Arith::Mul => a.wrapping_mul(b),
-        Arith::Div => {
-            if b == 0 {
-                return Err(Raise { exn: planp_primitives::rt::DIV_BY_ZERO, span });
-            }
-            a.wrapping_div(b)
-        }
-        Arith::Mod => {
-            if b == 0 {
-                return Err(Raise { exn: planp_primitives::rt::DIV_BY_ZERO, span });
-            }
-            a.wrapping_rem(b)
-        }
-    } as Word)
-}
+/// The evaluator proper, in the two-level style: `#[specialize]` derives from each
+/// function here its generating extension (`eval_gen`, ...), which the JIT runs once per
+/// program to emit the code of the dynamic part. See `docs/specialization.md`.
+#[specialize]
+pub mod engine {
+    use super::{Machine, Raised, concat, deep_compare, reverse, send};
+    use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
+    use crate::span::Span;
+    use planp_primitives::{NIL, Word};
 
-fn compare(m: &Machine, op: CmpOp, kind: &CmpKind, x: Word, y: Word) -> Word {
-    use std::cmp::Ordering;
-    let ord = match kind {
-        CmpKind::Signed => (x as i64).cmp(&(y as i64)),
-        CmpKind::Unsigned => x.cmp(&y),
-        CmpKind::Deep(t) => match op {
-            CmpOp::Eq | CmpOp::Ne => {
-                if value::equal(&m.rt.heap, t, x, y) {
-                    Ordering::Equal
+    /// A static value used as dynamic data: the identity here; an immediate operand in
+    /// generated code.
+    #[inline(always)]
+    pub fn lift(w: Word) -> Word {
+        w
+    }
+
+    /// Evaluate `e` in the current frame.
+    pub fn eval(#[stat] p: &Program, #[stat] e: &Expr, #[dynamic] m: &mut Machine) -> Result<Word, Raised> {
+        match &e.kind {
+            ExprKind::Const(w) => Ok(lift(*w)),
+            ExprKind::Str(i) => Ok(m.string(*i)),
+            ExprKind::Local(s) => Ok(m.frame_load(*s)),
+            ExprKind::Outer { hops, slot } => {
+                let fp = frame_up(*hops, m);
+                Ok(m.frame_load_at(fp, *slot))
+            }
+            ExprKind::Global(g) => Ok(m.global(g.0)),
+            ExprKind::Let { binds, body } => {
+                for (slot, value) in binds {
+                    let v = eval(p, value, m)?;
+                    m.frame_store(*slot, v);
+                }
+                eval(p, body, m)
+            }
+            ExprKind::Seq(es) => {
+                let (last, init) = es.split_last().expect("a sequence has at least one expression");
+                for x in init {
+                    eval(p, x, m)?;
+                }
+                eval(p, last, m)
+            }
+            ExprKind::If(c, t, f) => {
+                if eval(p, c, m)? != 0 {
+                    eval(p, t, m)
                 } else {
-                    Ordering::Less
+                    eval(p, f, m)
                 }
             }
-            _ => value::compare(&m.rt.heap, t, x, y),
-        },
+            ExprKind::And(a, b) => {
+                if eval(p, a, m)? != 0 {
+                    eval(p, b, m)
+                } else {
+                    Ok(0)
+                }
+            }
+            ExprKind::Or(a, b) => {
+                if eval(p, a, m)? != 0 {
+                    Ok(1)
+                } else {
+                    eval(p, b, m)
+                }
+            }
+            ExprKind::Not(a) => Ok((eval(p, a, m)? == 0) as Word),
+            ExprKind::Neg(a) => Ok((eval(p, a, m)? as i64).wrapping_neg() as Word),
+            ExprKind::Arith(op, a, b) => {
+                let x = eval(p, a, m)?;
+                let y = eval(p, b, m)?;
+                arith(*op, x, y, &e.span, m)
+            }
+            ExprKind::Compare(op, kind, a, b) => {
+                let x = eval(p, a, m)?;
+                let y = eval(p, b, m)?;
+                Ok(compare(op, kind, x, y, m))
+            }
+            ExprKind::Concat(a, b) => {
+                let x = eval(p, a, m)?;
+                let y = eval(p, b, m)?;
+                Ok(concat(m, x, y))
+            }
+            ExprKind::Tuple(es, mask) => {
+                let h = m.rt.heap.alloc_tuple(es.len(), *mask);
+                for (i, x) in es.iter().enumerate() {
+                    let v = eval(p, x, m)?;
+                    m.rt.heap.tuple_set(h, i, v);
+                }
+                Ok(h)
+            }
+            ExprKind::Proj(t, i) => {
+                let h = eval(p, t, m)?;
+                Ok(m.rt.heap.tuple_get(h, *i as usize))
+            }
+            ExprKind::Nil => Ok(lift(NIL)),
+            ExprKind::List(es, elem_ptr) => {
+                // Built front to back: each new cell becomes the tail of the previous one.
+                #[dynamic]
+                let mut first = NIL;
+                #[dynamic]
+                let mut last = NIL;
+                for x in es {
+                    let v = eval(p, x, m)?;
+                    let cell = m.rt.heap.cons(v, NIL, *elem_ptr);
+                    if last == NIL {
+                        first = cell;
+                    } else {
+                        m.rt.heap.set_tail(last, cell);
+                    }
+                    last = cell;
+                }
+                Ok(first)
+            }
+            ExprKind::Cons(h, t, head_ptr) => {
+                let x = eval(p, h, m)?;
+                let l = eval(p, t, m)?;
+                Ok(m.rt.heap.cons(x, l, *head_ptr))
+            }
+            ExprKind::Raise(x) => Err(m.raise(x, &e.span)),
+            ExprKind::Try(body, handlers) => match eval(p, body, m) {
+                Ok(v) => Ok(v),
+                Err(r) => {
+                    for h in handlers {
+                        match &h.exn {
+                            None => return eval(p, &h.body, m),
+                            Some(x) => {
+                                if m.raised_is(x) {
+                                    return eval(p, &h.body, m);
+                                }
+                            }
+                        }
+                    }
+                    Err(r)
+                }
+            },
+            ExprKind::Call { fun, base, args, link } => {
+                let f = &p.funs[fun.0 as usize];
+                let off = f.local as Slot;
+                for (i, a) in args.iter().enumerate() {
+                    let v = eval(p, a, m)?;
+                    m.frame_store(base + off + i as Slot, v);
+                }
+                if let Some(hops) = link {
+                    let l = frame_up(*hops, m);
+                    m.frame_store(*base, l);
+                }
+                call(p, f, *base, m)
+            }
+            ExprKind::Prim { prim, base, args, site } => {
+                for (i, a) in args.iter().enumerate() {
+                    let v = eval(p, a, m)?;
+                    m.frame_store(base + i as Slot, v);
+                }
+                let first = m.frame_index(*base);
+                m.call_prim(planp_primitives::get(*prim), site, first, args.len(), &e.span)
+            }
+            ExprKind::Fold { dir, fun, base, link, init, list, elem_ptr } => {
+                let f = &p.funs[fun.0 as usize];
+                let off = f.local as Slot;
+                let mut acc = eval(p, init, m)?;
+                let l = eval(p, list, m)?;
+                let mut cur = if *dir == FoldDir::Right { reverse(m, l, *elem_ptr) } else { l };
+                let (acc_slot, elem_slot) = match dir {
+                    FoldDir::Left => (base + off, base + off + 1),
+                    FoldDir::Right => (base + off + 1, base + off),
+                };
+                while cur != NIL {
+                    let x = m.rt.heap.head(cur);
+                    m.frame_store(acc_slot, acc);
+                    m.frame_store(elem_slot, x);
+                    if let Some(hops) = link {
+                        let fr = frame_up(*hops, m);
+                        m.frame_store(*base, fr);
+                    }
+                    acc = call(p, f, *base, m)?;
+                    cur = m.rt.heap.tail(cur);
+                }
+                Ok(acc)
+            }
+            ExprKind::Send { kind, target, packet, neighbor } => {
+                let v = eval(p, packet, m)?;
+                match neighbor {
+                    Some(n) => {
+                        let to = eval(p, n, m)?;
+                        send(m, kind, target, &packet.ty, v, to);
+                    }
+                    None => send(m, kind, target, &packet.ty, v, lift(super::NO_NEIGHBOR)),
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    /// Run a function's body in a frame starting at `base`.
+    pub fn call(
+        #[stat] p: &Program,
+        #[stat] f: &Fun,
+        #[stat] base: Slot,
+        #[dynamic] m: &mut Machine,
+    ) -> Result<Word, Raised> {
+        m.in_frame(base, |m| eval(p, &f.body, m))
+    }
+
+    /// The frame index of the frame `hops` static links up from the current one.
+    pub fn frame_up(#[stat] hops: u32, #[dynamic] m: &mut Machine) -> Word {
+        #[dynamic]
+        let mut fp = m.frame_index(0);
+        for _ in 0..hops {
+            fp = m.frame_load_at(fp, 0);
+        }
+        fp
+    }
+
+    /// Integer arithmetic: 64-bit two's complement, wrapping; division and remainder by
+    /// zero raise `DivByZero`; `i64::MIN / -1` wraps to `i64::MIN` (and its remainder
+    /// is 0).
+    pub fn arith(
+        #[stat] op: Arith,
+        #[dynamic] x: Word,
+        #[dynamic] y: Word,
+        #[stat] span: &Span,
+        #[dynamic] m: &mut Machine,
+    ) -> Result<Word, Raised> {
+        match op {
+            Arith::Add => Ok(x.wrapping_add(y)),
+            Arith::Sub => Ok(x.wrapping_sub(y)),
+            Arith::Mul => Ok(x.wrapping_mul(y)),
+            Arith::Div => {
+                if y == 0 {
+                    return Err(m.raise(&planp_primitives::rt::DIV_BY_ZERO, span));
+                }
+                Ok((x as i64).wrapping_div(y as i64) as Word)
+            }
+            Arith::Mod => {
+                if y == 0 {
+                    return Err(m.raise(&planp_primitives::rt::DIV_BY_ZERO, span));
+                }
+                Ok((x as i64).wrapping_rem(y as i64) as Word)
+            }
+        }
+    }
+
+    /// A comparison: 1 if it holds, else 0. Scalars compare as words (signed or
+    /// unsigned as the type says); compound values structurally.
+    pub fn compare(
+        #[stat] op: &CmpOp,
+        #[stat] kind: &CmpKind,
+        #[dynamic] x: Word,
+        #[dynamic] y: Word,
+        #[dynamic] m: &mut Machine,
+    ) -> Word {
+        match kind {
+            CmpKind::Signed => match op {
+                CmpOp::Eq => (x == y) as Word,
+                CmpOp::Ne => (x != y) as Word,
+                CmpOp::Lt => ((x as i64) < (y as i64)) as Word,
+                CmpOp::Le => ((x as i64) <= (y as i64)) as Word,
+                CmpOp::Gt => ((x as i64) > (y as i64)) as Word,
+                CmpOp::Ge => ((x as i64) >= (y as i64)) as Word,
+            },
+            CmpKind::Unsigned => match op {
+                CmpOp::Eq => (x == y) as Word,
+                CmpOp::Ne => (x != y) as Word,
+                CmpOp::Lt => (x < y) as Word,
+                CmpOp::Le => (x <= y) as Word,
+                CmpOp::Gt => (x > y) as Word,
+                CmpOp::Ge => (x >= y) as Word,
+            },
+            CmpKind::Deep(t) => deep_compare(m, op, t, x, y),
+        }
+    }
+}
+
+/// The neighbour argument of a send that has none.
+pub const NO_NEIGHBOR: Word = u64::MAX;
+
+/// Evaluate `e` in the current frame; an exception comes back with where it was raised.
+pub fn eval(p: &Program, e: &Expr, m: &mut Machine) -> Result<Word, Raise> {
+    engine::eval(p, e, m).map_err(|Raised| m.take_raised())
+}
+
+/// Structural comparison of compound values.
+fn deep_compare(m: &Machine, op: &CmpOp, t: &Type, x: Word, y: Word) -> Word {
+    use std::cmp::Ordering;
+    let ord = match op {
+        CmpOp::Eq | CmpOp::Ne => {
+            if value::equal(&m.rt.heap, t, x, y) {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            }
+        }
+        _ => value::compare(&m.rt.heap, t, x, y),
     };
     (match op {
         CmpOp::Eq => ord.is_eq(),
@@ -218,184 +505,13 @@ fn compare(m: &Machine, op: CmpOp, kind: &CmpKind, x: Word, y: Word) -> Word {
     }) as Word
 }
 
-/// Evaluate `e` in the current frame.
-#[specialize]
-pub fn eval(#[stat] p: &Program, #[stat] e: &Expr, #[dynamic] m: &mut Machine) -> Result<Word, Raise> {
-    match &e.kind {
-        ExprKind::Const(w) => Ok(lift(*w)),
-        ExprKind::Str(i) => Ok(m.string(*i)),
-        ExprKind::Local(s) => Ok(m.local(*s)),
-        ExprKind::Outer { hops, slot } => Ok(m.outer(*hops, *slot)),
-        ExprKind::Global(g) => Ok(m.global(g.0)),
-        ExprKind::Let { binds, body } => {
-            for (slot, value) in binds {
-                let v = eval(p, value, m)?;
-                m.set_local(*slot, v);
-            }
-            eval(p, body, m)
-        }
-        ExprKind::Seq(es) => {
-            let (last, init) = es.split_last().expect("a sequence has at least one expression");
-            for x in init {
-                eval(p, x, m)?;
-            }
-            eval(p, last, m)
-        }
-        ExprKind::If(c, t, f) => {
-            if eval(p, c, m)? != 0 {
-                eval(p, t, m)
-            } else {
-                eval(p, f, m)
-            }
-        }
-        ExprKind::And(a, b) => {
-            if eval(p, a, m)? != 0 {
-                eval(p, b, m)
-            } else {
-                Ok(0)
-            }
-        }
-        ExprKind::Or(a, b) => {
-            if eval(p, a, m)? != 0 {
-                Ok(1)
-            } else {
-                eval(p, b, m)
-            }
-        }
-        ExprKind::Not(a) => Ok((eval(p, a, m)? == 0) as Word),
-        ExprKind::Neg(a) => Ok((eval(p, a, m)? as i64).wrapping_neg() as Word),
-        ExprKind::Arith(op, a, b) => {
-            let x = eval(p, a, m)?;
-            let y = eval(p, b, m)?;
-            arith(*op, x, y, e.span)
-        }
-        ExprKind::Compare(op, kind, a, b) => {
-            let x = eval(p, a, m)?;
-            let y = eval(p, b, m)?;
-            Ok(compare(m, *op, kind, x, y))
-        }
-        ExprKind::Concat(a, b) => {
-            let x = eval(p, a, m)?;
-            let y = eval(p, b, m)?;
-            let heap = &mut m.rt.heap;
-            let mut joined = Vec::with_capacity(heap.bytes(x).len() + heap.bytes(y).len());
-            joined.extend_from_slice(heap.bytes(x));
-            joined.extend_from_slice(heap.bytes(y));
-            Ok(heap.alloc_bytes_vec(joined))
-        }
-        ExprKind::Tuple(es, mask) => {
-            let h = m.rt.heap.alloc_tuple(es.len(), *mask);
-            for (i, x) in es.iter().enumerate() {
-                let v = eval(p, x, m)?;
-                m.rt.heap.tuple_set(h, i, v);
-            }
-            Ok(h)
-        }
-        ExprKind::Proj(t, i) => {
-            let h = eval(p, t, m)?;
-            Ok(m.rt.heap.tuple_get(h, *i as usize))
-        }
-        ExprKind::Nil => Ok(NIL),
-        ExprKind::List(es, elem_ptr) => {
-            // Built front to back: each new cell becomes the tail of the previous one.
-            let mut first = NIL;
-            let mut last = NIL;
-            for x in es {
-                let v = eval(p, x, m)?;
-                let cell = m.rt.heap.cons(v, NIL, *elem_ptr);
-                if last == NIL {
-                    first = cell;
-                } else {
-                    m.rt.heap.set_tail(last, cell);
-                }
-                last = cell;
-            }
-            Ok(first)
-        }
-        ExprKind::Cons(h, t, head_ptr) => {
-            let x = eval(p, h, m)?;
-            let l = eval(p, t, m)?;
-            Ok(m.rt.heap.cons(x, l, *head_ptr))
-        }
-        ExprKind::Raise(x) => Err(Raise { exn: *x, span: e.span }),
-        ExprKind::Try(body, handlers) => match eval(p, body, m) {
-            Ok(v) => Ok(v),
-            Err(r) => {
-                for h in handlers {
-                    if h.exn.is_none_or(|x| x == r.exn) {
-                        return eval(p, &h.body, m);
-                    }
-                }
-                Err(r)
-            }
-        },
-        ExprKind::Call { fun, base, args, link } => {
-            let f = &p.funs[fun.0 as usize];
-            let off = f.local as Slot;
-            for (i, a) in args.iter().enumerate() {
-                let v = eval(p, a, m)?;
-                m.set_local(base + off + i as Slot, v);
-            }
-            if let Some(hops) = link {
-                let l = m.frame_up(*hops);
-                m.set_local(*base, l);
-            }
-            call(p, f, *base, m)
-        }
-        ExprKind::Prim { prim, base, args, site } => {
-            for (i, a) in args.iter().enumerate() {
-                let v = eval(p, a, m)?;
-                m.set_local(base + i as Slot, v);
-            }
-            m.call_prim(planp_primitives::get(*prim), site, *base, args.len(), e.span)
-        }
-        ExprKind::Fold { dir, fun, base, link, init, list, elem_ptr } => {
-            let f = &p.funs[fun.0 as usize];
-            let off = f.local as Slot;
-            let mut acc = eval(p, init, m)?;
-            let l = eval(p, list, m)?;
-            let mut cur = match dir {
-                FoldDir::Left => l,
-                FoldDir::Right => reverse(m, l, *elem_ptr),
-            };
-            let (acc_slot, elem_slot) = match dir {
-                FoldDir::Left => (base + off, base + off + 1),
-                FoldDir::Right => (base + off + 1, base + off),
-            };
-            while cur != NIL {
-                let x = m.rt.heap.head(cur);
-                m.set_local(acc_slot, acc);
-                m.set_local(elem_slot, x);
-                if let Some(hops) = link {
-                    let fr = m.frame_up(*hops);
-                    m.set_local(*base, fr);
-                }
-                acc = call(p, f, *base, m)?;
-                cur = m.rt.heap.tail(cur);
-            }
-            Ok(acc)
-        }
-        ExprKind::Send { kind, target, packet, neighbor } => {
-            let v = eval(p, packet, m)?;
-            let n = match neighbor {
-                Some(n) => Some(eval(p, n, m)? as u32),
-                None => None,
-            };
-            send(m, *kind, target, &packet.ty, v, n);
-            Ok(0)
-        }
-    }
-}
-
-/// Run a function's body in a frame starting at `base`.
-#[specialize]
-pub fn call(
-    #[stat] p: &Program,
-    #[stat] f: &Fun,
-    #[stat] base: Slot,
-    #[dynamic] m: &mut Machine,
-) -> Result<Word, Raise> {
-    m.enter(base, |m| eval(p, &f.body, m))
+/// `x ^ y` on strings or blobs.
+fn concat(m: &mut Machine, x: Word, y: Word) -> Word {
+    let heap = &mut m.rt.heap;
+    let mut joined = Vec::with_capacity(heap.bytes(x).len() + heap.bytes(y).len());
+    joined.extend_from_slice(heap.bytes(x));
+    joined.extend_from_slice(heap.bytes(y));
+    heap.alloc_bytes_vec(joined)
 }
 
 /// A list in reverse order (for `foldr`).
@@ -408,8 +524,10 @@ fn reverse(m: &mut Machine, mut l: Word, elem_ptr: bool) -> Word {
     out
 }
 
-/// Marshal a packet and record it as sent.
-fn send(m: &mut Machine, kind: SendKind, target: &crate::ir::SendTarget, ty: &Type, v: Word, neighbor: Option<u32>) {
+/// Marshal a packet and record it as sent (`neighbor` is [`NO_NEIGHBOR`] for none).
+fn send(m: &mut Machine, kind: &SendKind, target: &crate::ir::SendTarget, ty: &Type, v: Word, neighbor: Word) {
+    let kind = *kind;
+    let neighbor = (neighbor != NO_NEIGHBOR).then_some(neighbor as u32);
     let bytes = match &target.layout {
         Some(layout) => packet::marshal(layout, v, &m.rt.heap, m.reuse.as_ref()),
         None => {

@@ -11,7 +11,8 @@
 //! | `ast.rs`, `parser.rs` | tokens to syntax tree, with error recovery |
 //! | `typeck.rs` | names, types, recursion and initialisation order; builds the IR |
 //! | `ir.rs` | the resolved program the evaluator runs |
-//! | `eval.rs` | the two-level evaluator (binding-time annotated) |
+//! | `eval.rs` | the two-level evaluator (binding-time annotated); `#[specialize]` derives its generating extension |
+//! | `jit.rs` | the JIT engine: runs the generating extension on a program's channels, enters the code |
 //! | `packet/` | the packet layer (`docs/packets.md`): types, matching, marshalling, link types, checksums |
 //! | `capture.rs` | reading pcap and pcapng, writing pcap |
 //! | `node.rs` | channel semantics: dispatch, states, effects, exceptions, memory, the frames sent |
@@ -22,6 +23,7 @@ pub mod capture;
 pub mod diag;
 pub mod eval;
 pub mod ir;
+pub mod jit;
 pub mod lexer;
 pub mod node;
 pub mod packet;
@@ -32,7 +34,7 @@ pub mod typeck;
 
 pub use diag::{Diag, Diagnostics};
 pub use ir::Program;
-pub use node::{LoadError, Node, NodeConfig, Outcome};
+pub use node::{Engine, LoadError, Node, NodeConfig, Outcome};
 pub use packet::link::LinkType;
 
 use std::sync::Arc;

@@ -8,6 +8,9 @@
 //! finally the states. `NAME.out` holds the expected transcript (`UPDATE_EXPECT=1`
 //! re-blesses). A file whose initialisation fails has the load error as its transcript.
 //!
+//! One file, every engine: each case runs under the interpreter and under the JIT, and
+//! both transcripts must be the expected one.
+//!
 //! Packet directives:
 //! ```text
 //! --! tcp 10.0.0.1:1234 > 10.0.0.2:80 [flags SA] [payload...]
@@ -21,7 +24,7 @@
 //! ```
 
 use expect_test::expect_file;
-use planp_interp::{LinkType, Node, NodeConfig, Outcome, span::line_col};
+use planp_interp::{Engine, LinkType, Node, NodeConfig, Outcome, span::line_col};
 use planp_primitives::bytes::internet_checksum;
 use planp_primitives::{Effect, SendKind, value};
 use std::fmt::Write as _;
@@ -255,13 +258,14 @@ fn describe_ip(p: &[u8]) -> String {
     s
 }
 
-fn transcript(name: &str, text: &str) -> String {
+fn transcript(name: &str, text: &str, engine: Engine) -> String {
     let mut out = String::new();
     let prog = match planp_interp::load(name, text) {
         Ok(p) => p,
         Err(d) => panic!("{name} does not load:\n{}", d.render_plain()),
     };
-    let mut node = match Node::new(prog.clone(), NodeConfig { this_host: 0x0a00_00fe, ..NodeConfig::default() }) {
+    let mut node = match Node::new(prog.clone(), NodeConfig { this_host: 0x0a00_00fe, engine, ..NodeConfig::default() })
+    {
         Ok(n) => n,
         Err(e) => {
             let (l, c) = line_col(text, e.diag.span().start as usize);
@@ -272,6 +276,10 @@ fn transcript(name: &str, text: &str) -> String {
             return out;
         }
     };
+    if engine == Engine::Jit && !prog.channels.is_empty() {
+        // On a host that runs x86-64 code, the JIT is what runs.
+        assert_eq!(node.compiled().is_some(), planp_jit::available().is_ok(), "{name}: {:?}", node.jit_unavailable());
+    }
     for e in node.init_effects() {
         if let Effect::Print(s) = e {
             let _ = writeln!(out, "init printed \"{}\"", escape(s));
@@ -366,8 +374,10 @@ fn run_programs() {
     for p in cases() {
         let text = std::fs::read_to_string(&p).unwrap();
         let name = format!("run/{}", p.file_name().unwrap().to_string_lossy());
-        let t = transcript(&name, &text);
+        let t = transcript(&name, &text, Engine::Interp);
         expect_file![p.with_extension("out")].assert_eq(&t);
+        let j = transcript(&name, &text, Engine::Jit);
+        assert_eq!(j, t, "{name}: the JIT's transcript differs from the interpreter's");
     }
 }
 
@@ -379,8 +389,8 @@ fn transcripts_depend_on_the_program() {
     let text = std::fs::read_to_string(root).unwrap();
     let packets =
         "\n--! tcp 10.0.0.1:1234 > 131.254.60.1:80 \"GET /\"\n--! tcp 10.0.0.2:999 > 131.254.60.1:80 \"GET /x\"\n";
-    let a = transcript("a", &format!("{text}{packets}"));
-    let b = transcript("b", &format!("{}{packets}", text.replace("131.254.60.109", "131.254.60.110")));
+    let a = transcript("a", &format!("{text}{packets}"), Engine::Jit);
+    let b = transcript("b", &format!("{}{packets}", text.replace("131.254.60.109", "131.254.60.110")), Engine::Jit);
     assert_ne!(a, b);
     assert!(a.contains("131.254.60.109") && b.contains("131.254.60.110"));
 }

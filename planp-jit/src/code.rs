@@ -47,6 +47,18 @@ pub(crate) struct Note {
     pub(crate) text: Range<usize>,
 }
 
+/// A machine that owns the word frame generated code addresses (`r13`), so that the Rust
+/// functions generated code calls can read the same words through the machine.
+///
+/// # Safety
+/// [`FrameOwner::frame`] returns a pointer valid for reads and writes of `len` words for
+/// as long as the machine stays mutably borrowed, and that memory is not moved or freed
+/// by the functions generated code calls.
+pub unsafe trait FrameOwner {
+    /// The frame's first word and its length in words.
+    fn frame(&mut self) -> (*mut u64, usize);
+}
+
 /// Generated code for one entry point, for machines of type `M`.
 ///
 /// `Code` is `Send` and `Sync`: the memory is immutable once made, and running it needs a
@@ -109,6 +121,34 @@ impl<M> Code<M> {
         // SAFETY: our caller keeps the static data alive and the frame large enough; the
         // frame check above covers the accesses at static offsets.
         let ret = unsafe { self.enter(machine, frame.as_mut_ptr()) };
+        if ret.status == PANIC {
+            match take_panic() {
+                Some(payload) => std::panic::resume_unwind(payload),
+                None => panic!(
+                    "planp-jit: generated code ended with PANIC and no panic to resume \
+                     (a division by zero, a shim that returned PANIC, or code that ran off its end)"
+                ),
+            }
+        }
+        ret
+    }
+
+    /// [`Code::run`] for a machine that owns its word frame (the frame is the machine's
+    /// own, which the functions it calls may read too).
+    ///
+    /// # Safety
+    /// As for [`Code::run`]: the static data is alive and unchanged, and the machine's
+    /// frame is as large as the interpreter would need.
+    pub unsafe fn run_machine(&self, machine: &mut M) -> Ret
+    where
+        M: FrameOwner,
+    {
+        let (frame, len) = machine.frame();
+        assert!(len >= self.frame_words, "planp-jit: a frame of {len} words for code that uses {}", self.frame_words);
+        // SAFETY: our caller keeps the static data alive; `frame` is valid for `len` words
+        // while the machine is borrowed (`FrameOwner`'s contract), and `len` covers the
+        // accesses at static offsets.
+        let ret = unsafe { self.enter(machine, frame) };
         if ret.status == PANIC {
             match take_panic() {
                 Some(payload) => std::panic::resume_unwind(payload),

@@ -45,10 +45,12 @@
 mod code;
 mod r#gen; // `gen` is reserved in edition 2024.
 mod lift;
+mod shim;
 
-pub use code::{Code, JitError, available};
+pub use code::{Code, FrameOwner, JitError, available};
 pub use r#gen::{Cond, Gen, Label, Op1, Op2, V, Var};
 pub use lift::{FromWord, IntoRet, StaticArg, ToWord, catch_panic, take_panic};
+pub use shim::{ArgTy, dynamic_arg, shim0, shim1, shim2, shim3, shim4, shim5, static_arg};
 
 /// What a shim or an entry point returns: a word and a status, in `rax` and `rdx`.
 #[repr(C)]

@@ -1,8 +1,27 @@
 use planp_specialize_macro::specialize;
 
-#[specialize]
-fn size(#[stat] e: &u32) -> u32 {
-    *e * 2
+pub struct Machine {
+    pub frame: Vec<u64>,
+    pub data: Vec<u64>,
 }
 
+impl Machine {
+    pub fn get(&self, i: u64) -> u64 {
+        self.data[i as usize]
+    }
+    pub fn fallible(&mut self) -> Result<u64, ()> {
+        Ok(1)
+    }
+}
+
+#[specialize]
+mod engine {
+    use super::Machine;
+    pub fn f(#[stat] k: u64, #[dynamic] m: &mut Machine) -> u64 {
+        m.get(k)
+    }
+    pub fn size(#[stat] k: u64) -> u64 {
+        k * 2
+    }
+}
 fn main() {}

@@ -1,9 +1,24 @@
 use planp_specialize_macro::specialize;
 
-#[specialize]
-fn eval(#[stat] e: &u32, acc: &mut u64) -> u64 {
-    *acc += u64::from(*e);
-    *acc
+pub struct Machine {
+    pub frame: Vec<u64>,
+    pub data: Vec<u64>,
 }
 
+impl Machine {
+    pub fn get(&self, i: u64) -> u64 {
+        self.data[i as usize]
+    }
+    pub fn fallible(&mut self) -> Result<u64, ()> {
+        Ok(1)
+    }
+}
+
+#[specialize]
+mod engine {
+    use super::Machine;
+    pub fn f(#[stat] k: u64, m: &mut Machine) -> u64 {
+        m.get(k)
+    }
+}
 fn main() {}

@@ -1,0 +1,29 @@
+use planp_specialize_macro::specialize;
+
+pub struct Machine {
+    pub frame: Vec<u64>,
+    pub data: Vec<u64>,
+}
+
+impl Machine {
+    pub fn get(&self, i: u64) -> u64 {
+        self.data[i as usize]
+    }
+    pub fn fallible(&mut self) -> Result<u64, ()> {
+        Ok(1)
+    }
+}
+
+#[specialize]
+mod engine {
+    use super::Machine;
+    pub fn f(#[dynamic] n: u64, #[dynamic] m: &mut Machine) -> u64 {
+        #[dynamic]
+        let mut acc = 0u64;
+        for i in 0..n {
+            acc = acc.wrapping_add(m.get(i));
+        }
+        acc
+    }
+}
+fn main() {}

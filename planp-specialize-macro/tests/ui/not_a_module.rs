@@ -1,0 +1,21 @@
+use planp_specialize_macro::specialize;
+
+pub struct Machine {
+    pub frame: Vec<u64>,
+    pub data: Vec<u64>,
+}
+
+impl Machine {
+    pub fn get(&self, i: u64) -> u64 {
+        self.data[i as usize]
+    }
+    pub fn fallible(&mut self) -> Result<u64, ()> {
+        Ok(1)
+    }
+}
+
+#[specialize]
+fn f(#[stat] k: u64, #[dynamic] m: &mut Machine) -> u64 {
+    k
+}
+fn main() {}
