@@ -24,3 +24,44 @@ fn its_typing_function_is_the_checker() {
     let out = d.render_short();
     assert!(out.contains("wrong argument to `testRepeat`: expected `string`, found `int`"), "{out}");
 }
+
+/// Under the JIT too: a channel calling the test-only primitive runs as generated code
+/// (the call goes through the one ABI to its compute function) and agrees with the
+/// interpreter, exception included.
+#[test]
+fn a_test_only_primitive_runs_under_the_jit() {
+    use planp_interp::{Engine, LinkType};
+    let src = r#"
+        channel network(ps : int, ss : string, p : ip*udp*blob) is
+          let val n = udpDst(#2 p) - 1000
+              val s = try testRepeat("ab", n) handle Subscript => "negative"
+          in (println(s); OnRemote(network, (#1 p, #2 p, blobOfString(s))); (ps + 1, s)) end
+    "#;
+    let prog = planp_interp::load("ext.planp", src).unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let udp = |dport: u16| {
+        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p.extend([0x04, 0xd2]);
+        p.extend(dport.to_be_bytes());
+        p.extend([0, 8, 0, 0]);
+        p
+    };
+    let run = |engine: Engine| {
+        let mut node = Node::new(prog.clone(), NodeConfig { engine, ..NodeConfig::default() }).unwrap();
+        if engine == Engine::Jit && planp_jit::available().is_ok() {
+            assert!(node.compiled().is_some(), "the JIT runs the channel");
+        }
+        let outs: Vec<_> = [1003u16, 1000, 999].iter().map(|&d| node.process(LinkType::RAW, &udp(d), 1)).collect();
+        (outs, node.describe_states(100))
+    };
+    let (i, j) = (run(Engine::Interp), run(Engine::Jit));
+    assert_eq!(i, j);
+    let printed: Vec<String> =
+        i.0.iter()
+            .flat_map(|o| o.effects.iter())
+            .filter_map(|e| match e {
+                planp_primitives::Effect::Print(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(printed, ["ababab\n", "\n", "negative\n"]);
+}
