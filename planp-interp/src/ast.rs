@@ -158,6 +158,16 @@ pub enum BinOp {
     Div,
     /// `%` or `mod`
     Mod,
+    /// `andi` (bitwise and)
+    AndI,
+    /// `ori` (bitwise or)
+    OrI,
+    /// `xori` (bitwise exclusive or)
+    XorI,
+    /// `<<`
+    Shl,
+    /// `>>` (arithmetic)
+    Shr,
     /// `=`
     Eq,
     /// `<>`
@@ -191,6 +201,11 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::Mod => "%",
+            BinOp::AndI => "andi",
+            BinOp::OrI => "ori",
+            BinOp::XorI => "xori",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
             BinOp::Eq => "=",
             BinOp::Ne => "<>",
             BinOp::Lt => "<",
@@ -213,6 +228,8 @@ pub enum UnOp {
     Neg,
     /// `not`
     Not,
+    /// `noti` (bitwise not)
+    NotI,
 }
 
 /// `foldl` or `foldr`.

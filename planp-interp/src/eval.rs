@@ -268,6 +268,7 @@ pub mod engine {
             }
             ExprKind::Not(a) => Ok((eval(p, a, m)? == 0) as Word),
             ExprKind::Neg(a) => Ok((eval(p, a, m)? as i64).wrapping_neg() as Word),
+            ExprKind::NotI(a) => Ok(!eval(p, a, m)?),
             ExprKind::Arith(op, a, b) => {
                 let x = eval(p, a, m)?;
                 let y = eval(p, b, m)?;
@@ -440,6 +441,11 @@ pub mod engine {
                 }
                 Ok((x as i64).wrapping_rem(y as i64) as Word)
             }
+            Arith::And => Ok(x & y),
+            Arith::Or => Ok(x | y),
+            Arith::Xor => Ok(x ^ y),
+            Arith::Shl => Ok(x.wrapping_shl((y & 63) as u32)),
+            Arith::Shr => Ok((x as i64).wrapping_shr((y & 63) as u32) as Word),
         }
     }
 

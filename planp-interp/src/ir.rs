@@ -149,6 +149,16 @@ pub enum Arith {
     Div,
     /// `%` (sign of the dividend)
     Mod,
+    /// `andi`
+    And,
+    /// `ori`
+    Or,
+    /// `xori`
+    Xor,
+    /// `<<` (the count's low 6 bits)
+    Shl,
+    /// `>>`, arithmetic (the count's low 6 bits)
+    Shr,
 }
 
 /// Comparison operators.
@@ -241,6 +251,8 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// `~`
     Neg(Box<Expr>),
+    /// `noti`
+    NotI(Box<Expr>),
     /// Integer arithmetic.
     Arith(Arith, Box<Expr>, Box<Expr>),
     /// A comparison.

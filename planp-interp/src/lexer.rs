@@ -63,6 +63,7 @@ keywords! {
     Hd = "hd", Tl = "tl", Fst = "fst", Snd = "snd", Ord = "ord", Chr = "chr",
     Explode = "explode", Implode = "implode",
     Foldl = "foldl", Foldr = "foldr", OnRemote = "OnRemote", OnNeighbor = "OnNeighbor",
+    Andi = "andi", Ori = "ori", Xori = "xori", Noti = "noti",
 }
 
 macro_rules! symbols {
@@ -83,7 +84,7 @@ symbols! {
     LParen = "(", RParen = ")", LBracket = "[", RBracket = "]", Comma = ",", Semi = ";",
     Colon = ":", ColonColon = "::", Eq = "=", Ne = "<>", Lt = "<", Le = "<=", Gt = ">", Ge = ">=",
     Plus = "+", Minus = "-", Star = "*", Slash = "/", Percent = "%", Tilde = "~", Caret = "^",
-    Arrow = "=>", Bar = "|", Underscore = "_", Dot = ".", At = "@",
+    Arrow = "=>", Bar = "|", Underscore = "_", Dot = ".", At = "@", Shl = "<<", Shr = ">>",
 }
 
 impl Tok {
@@ -623,6 +624,8 @@ impl Lexer<'_> {
             (b'<', b'>') => (Sym::Ne, 2),
             (b'<', b'=') => (Sym::Le, 2),
             (b'>', b'=') => (Sym::Ge, 2),
+            (b'<', b'<') => (Sym::Shl, 2),
+            (b'>', b'>') => (Sym::Shr, 2),
             (b'=', b'>') => (Sym::Arrow, 2),
             (b'(', _) => (Sym::LParen, 1),
             (b')', _) => (Sym::RParen, 1),

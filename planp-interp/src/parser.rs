@@ -547,12 +547,17 @@ impl Parser {
             Tok::Sym(Sym::Ge) => (BinOp::Ge, 5, 6),
             Tok::Sym(Sym::ColonColon) => (BinOp::Cons, 7, 7),
             Tok::Sym(Sym::At) => (BinOp::Append, 7, 7),
-            Tok::Sym(Sym::Plus) => (BinOp::Add, 9, 10),
-            Tok::Sym(Sym::Minus) => (BinOp::Sub, 9, 10),
-            Tok::Sym(Sym::Caret) => (BinOp::Concat, 9, 10),
-            Tok::Sym(Sym::Star) => (BinOp::Mul, 11, 12),
-            Tok::Sym(Sym::Slash) | Tok::Kw(Kw::Div) => (BinOp::Div, 11, 12),
-            Tok::Sym(Sym::Percent) | Tok::Kw(Kw::Mod) => (BinOp::Mod, 11, 12),
+            Tok::Kw(Kw::Ori) => (BinOp::OrI, 9, 10),
+            Tok::Kw(Kw::Xori) => (BinOp::XorI, 9, 10),
+            Tok::Kw(Kw::Andi) => (BinOp::AndI, 11, 12),
+            Tok::Sym(Sym::Shl) => (BinOp::Shl, 13, 14),
+            Tok::Sym(Sym::Shr) => (BinOp::Shr, 13, 14),
+            Tok::Sym(Sym::Plus) => (BinOp::Add, 15, 16),
+            Tok::Sym(Sym::Minus) => (BinOp::Sub, 15, 16),
+            Tok::Sym(Sym::Caret) => (BinOp::Concat, 15, 16),
+            Tok::Sym(Sym::Star) => (BinOp::Mul, 17, 18),
+            Tok::Sym(Sym::Slash) | Tok::Kw(Kw::Div) => (BinOp::Div, 17, 18),
+            Tok::Sym(Sym::Percent) | Tok::Kw(Kw::Mod) => (BinOp::Mod, 17, 18),
             _ => return None,
         })
     }
@@ -628,6 +633,11 @@ impl Parser {
                 self.bump();
                 let e = self.unary()?;
                 Ok(Expr { span: start.to(e.span), kind: ExprKind::Unary(UnOp::Not, Box::new(e)) })
+            }
+            Tok::Kw(Kw::Noti) => {
+                self.bump();
+                let e = self.unary()?;
+                Ok(Expr { span: start.to(e.span), kind: ExprKind::Unary(UnOp::NotI, Box::new(e)) })
             }
             Tok::Hash(n) => {
                 self.bump();

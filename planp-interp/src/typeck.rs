@@ -1113,6 +1113,11 @@ impl Checker {
                         let ok = self.operands("not", &Type::Bool, &[&inner], op_span);
                         mk(ExprKind::Not(Box::new(inner)), if ok { Type::Bool } else { Type::Error })
                     }
+                    UnOp::NotI => {
+                        let op_span = Span::new(span.start as usize, span.start as usize + 4);
+                        let ok = self.operands("noti", &Type::Int, &[&inner], op_span);
+                        mk(ExprKind::NotI(Box::new(inner)), if ok { Type::Int } else { Type::Error })
+                    }
                 }
             }
             A::Binary(op, a, b, op_span) => self.binary(*op, a, b, *op_span, span),
@@ -1459,13 +1464,27 @@ impl Checker {
         let mk = |kind, ty| Expr { kind, ty, span };
         let text = op.text();
         match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+            BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Div
+            | BinOp::Mod
+            | BinOp::AndI
+            | BinOp::OrI
+            | BinOp::XorI
+            | BinOp::Shl
+            | BinOp::Shr => {
                 let ok = self.operands(text, &Type::Int, &[&a, &b], op_span);
                 let ar = match op {
                     BinOp::Add => Arith::Add,
                     BinOp::Sub => Arith::Sub,
                     BinOp::Mul => Arith::Mul,
                     BinOp::Div => Arith::Div,
+                    BinOp::AndI => Arith::And,
+                    BinOp::OrI => Arith::Or,
+                    BinOp::XorI => Arith::Xor,
+                    BinOp::Shl => Arith::Shl,
+                    BinOp::Shr => Arith::Shr,
                     _ => Arith::Mod,
                 };
                 mk(ExprKind::Arith(ar, Box::new(a), Box::new(b)), if ok { Type::Int } else { Type::Error })
@@ -2396,7 +2415,7 @@ impl Checker {
                 self.fin(a);
                 self.fin(b);
             }
-            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Proj(a, _) => self.fin(a),
+            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => self.fin(a),
             ExprKind::Compare(op, kind, a, b) => {
                 self.fin(a);
                 self.fin(b);
@@ -2491,7 +2510,7 @@ fn depth(e: &Expr, fun_depth: &[usize]) -> usize {
         | ExprKind::Concat(a, b)
         | ExprKind::Compare(_, _, a, b)
         | ExprKind::Cons(a, b, _) => vec![a, b],
-        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Proj(a, _) => vec![a],
+        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => vec![a],
         ExprKind::Try(b, hs) => std::iter::once(&**b).chain(hs.iter().map(|h| &h.body)).collect(),
         ExprKind::Call { fun, args, .. } => {
             let inner = fun_depth[fun.0 as usize];
