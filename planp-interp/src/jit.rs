@@ -83,4 +83,9 @@ impl Compiled {
     pub fn code_bytes(&self) -> usize {
         self.channels.iter().map(Code::len).sum()
     }
+
+    /// The size of channel `i`'s code, in bytes.
+    pub fn channel_bytes(&self, i: usize) -> usize {
+        self.channels[i].len()
+    }
 }

@@ -9,7 +9,8 @@
 use crate::ast;
 use crate::diag::{Diag, Severity};
 use crate::ir::Program;
-use crate::node::{LoadError, Node, NodeConfig};
+use crate::jit::Compiled;
+use crate::node::{Engine, LoadError, Node, NodeConfig};
 use crate::parser::{self, Interactive};
 use crate::span::{Span, line_col};
 use crate::typeck::Env;
@@ -249,6 +250,43 @@ impl Session {
         self.cfg
     }
 
+    /// The engine asked for (see [`Session::jit_unavailable`] for whether it runs).
+    pub fn engine(&self) -> Engine {
+        self.cfg.engine
+    }
+
+    /// Run channels on `engine` from now on. The node is started again from the
+    /// session's program: the loaded file and every declaration typed since, whose
+    /// initialisers run again in order (what they print is discarded), then the
+    /// channels' `initstate`s. So top-level values are computed again and **the states
+    /// start from their initial values**; names and types do not change.
+    ///
+    /// Returns `Ok(false)`, and changes nothing, when `engine` already is the engine;
+    /// `Ok(true)` when the node was started again. If an initialiser raises this time,
+    /// the session keeps its node and engine and the error says why. Asking for the JIT
+    /// where it cannot run is not an error: the interpreter runs the channels and
+    /// [`Session::jit_unavailable`] says why.
+    pub fn set_engine(&mut self, engine: Engine) -> Result<bool, SessionError> {
+        if engine == self.cfg.engine {
+            return Ok(false);
+        }
+        let cfg = NodeConfig { engine, ..self.cfg };
+        let node = Node::new(self.node.program().clone(), cfg).map_err(SessionError::Load)?;
+        self.node = node;
+        self.cfg = cfg;
+        Ok(true)
+    }
+
+    /// Why the JIT does not run the channels although it is the engine asked for.
+    pub fn jit_unavailable(&self) -> Option<&str> {
+        self.node.jit_unavailable()
+    }
+
+    /// The channels' machine code, when the JIT runs them.
+    pub fn compiled(&self) -> Option<&Compiled> {
+        self.node.compiled()
+    }
+
     /// Names in scope at top level.
     pub fn names(&self) -> Vec<String> {
         self.env.names()
@@ -362,5 +400,92 @@ fn zonked(t: &Type) -> Type {
         Type::List(t) => Type::List(Box::new(zonked(t))),
         Type::Table(k, v) => Type::Table(Box::new(zonked(k)), Box::new(zonked(v))),
         t => t.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Reader;
+
+    /// Counts packets in the protocol state, bytes in its channel state and a table
+    /// global, and forwards every packet with its TTL lowered.
+    const PROG: &str = "val seen : int hash_table = mkTable(8)\n\
+        channel network(ps : int, ss : int, p : ip*blob) initstate 10 is\n\
+        \x20 (tablePut(seen, ipSrc(#1 p), ps);\n\
+        \x20  OnRemote(network, (ipTtlSet(#1 p, ipTtl(#1 p) - 1), #2 p)); (ps + 1, ss + ipLen(#1 p)))\n";
+
+    fn load() -> Session {
+        match Session::load("t.planp", PROG, NodeConfig::default()) {
+            Ok(s) => s,
+            Err(b) => panic!("{:?}", b.1),
+        }
+    }
+
+    /// The frames each packet of the HTTP capture gives.
+    fn feed(s: &mut Session) -> Vec<Vec<Vec<u8>>> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/http-three-clients.pcap");
+        let mut r = Reader::open(path).unwrap();
+        let mut out = Vec::new();
+        while let Some(p) = r.next() {
+            let p = p.unwrap();
+            out.push(s.node().process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns).frames);
+        }
+        out
+    }
+
+    fn value(s: &mut Session, expr: &str) -> String {
+        s.eval(expr).unwrap().values.pop().unwrap().value
+    }
+
+    #[test]
+    fn switching_engines_keeps_declarations_and_resets_states() {
+        let mut s = load();
+        let initial = s.describe_states();
+        s.eval("val k = 7").unwrap();
+        let by_interp = feed(&mut s);
+        let states = s.describe_states();
+        assert_ne!(states, initial);
+        assert_eq!(value(&mut s, "tableSize(seen)"), "5");
+        // The same engine again changes nothing.
+        assert!(!s.set_engine(Engine::Interp).unwrap());
+        assert_eq!(s.describe_states(), states);
+        assert!(s.set_engine(Engine::Jit).unwrap());
+        assert_eq!(s.engine(), Engine::Jit);
+        assert_eq!(s.config().engine, Engine::Jit);
+        assert!(s.compiled().is_some() != s.jit_unavailable().is_some());
+        // States and top-level values start again; declarations typed here stay.
+        assert_eq!(s.describe_states(), initial);
+        assert_eq!(value(&mut s, "tableSize(seen)"), "0");
+        assert_eq!(value(&mut s, "k + 1"), "8");
+        // The same packets give the same frames and the same states.
+        assert_eq!(feed(&mut s), by_interp);
+        assert_eq!(s.describe_states(), states);
+        // Declarations typed under the JIT are compiled with the channels.
+        s.eval("fun twice(x : int) : int = 2 * x").unwrap();
+        assert_eq!(value(&mut s, "twice(k)"), "14");
+        assert!(s.set_engine(Engine::Interp).unwrap());
+        assert!(s.compiled().is_none() && s.jit_unavailable().is_none());
+        assert_eq!(value(&mut s, "twice(k)"), "14");
+    }
+
+    /// A declaration that held only because of what the channels did raises when the
+    /// node starts again: the session keeps its node, states and engine.
+    #[test]
+    fn a_failed_switch_changes_nothing() {
+        let mut s = load();
+        feed(&mut s);
+        s.eval("val first = tableGet(seen, 10.0.0.1)").unwrap();
+        let states = s.describe_states();
+        let first = value(&mut s, "first");
+        match s.set_engine(Engine::Jit) {
+            Err(SessionError::Load(e)) => assert!(e.diag.message.contains("NotFound"), "{}", e.diag.message),
+            Err(e) => panic!("{e:?}"),
+            Ok(b) => panic!("switched: {b}"),
+        }
+        assert_eq!(s.engine(), Engine::Interp);
+        assert_eq!(s.describe_states(), states);
+        assert_eq!(value(&mut s, "first"), first);
+        assert_eq!(value(&mut s, "tableSize(seen)"), "5");
     }
 }

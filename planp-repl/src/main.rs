@@ -1,14 +1,15 @@
-//! `planp`: check, evaluate and (in later versions) run and explore PLAN-P programs.
+//! `planp`: check, evaluate, run and explore PLAN-P programs.
 //!
 //! This is the binary's edge: errors from the library are rendered here, with colours
 //! when the output is a terminal, and turned into exit codes:
 //! 0 success, 1 a program has errors (or a file cannot be read), 2 bad usage.
 
+mod asm;
 mod repl;
 mod run;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use planp_interp::{Node, NodeConfig, load};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use planp_interp::{Engine, Node, NodeConfig, load};
 use planp_primitives::{Effect, value};
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
@@ -26,6 +27,25 @@ enum Format {
     Fancy,
     /// One line per problem: file:line:col: code: message.
     Short,
+}
+
+/// The engine that runs channels (`--engine`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    /// The interpreter.
+    Interp,
+    /// Machine code generated from the interpreter (x86-64 Linux; elsewhere the
+    /// interpreter runs, with a message).
+    Jit,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Engine {
+        match e {
+            EngineArg::Interp => Engine::Interp,
+            EngineArg::Jit => Engine::Jit,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -51,6 +71,9 @@ enum Cmd {
         /// The node's address (`thisHost()`).
         #[arg(long, default_value = "0.0.0.0")]
         host: std::net::Ipv4Addr,
+        /// The engine that runs channels (`:engine` switches it).
+        #[arg(long, value_enum, default_value = "interp")]
+        engine: EngineArg,
     },
     /// List the primitives: name, type, what each does, the exceptions it raises.
     Prims {
@@ -76,6 +99,12 @@ enum Cmd {
         /// Stop after this many packets.
         #[arg(long)]
         limit: Option<u64>,
+        /// The engine that runs channels [default: interp; jit with --dump-asm].
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+        /// Print the JIT's code of every channel before running (implies --engine jit).
+        #[arg(long)]
+        dump_asm: bool,
     },
     /// Load a program on a node: run its top-level initialisers and show the values of
     /// its top-level `val`s, what they printed, and the initial states.
@@ -225,15 +254,28 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose } => check(&files, format, verbose),
         Cmd::Eval { file } => eval(&file),
-        Cmd::Repl { file, host } => repl::main(
-            file,
-            planp_interp::NodeConfig { this_host: u32::from(host), ..planp_interp::NodeConfig::default() },
-        ),
+        Cmd::Repl { file, host, engine } => {
+            repl::main(file, NodeConfig { this_host: u32::from(host), engine: engine.into(), ..NodeConfig::default() })
+        }
         Cmd::Prims { filter } => {
             print!("{}", prims(filter.as_deref()));
             ExitCode::SUCCESS
         }
-        Cmd::Run { program, pcap, out, host, trace, limit } => {
+        Cmd::Run { program, pcap, out, host, trace, limit, engine, dump_asm } => {
+            if dump_asm && engine == Some(EngineArg::Interp) {
+                let mut cli = Cli::command();
+                cli.build();
+                let cmd = match cli.find_subcommand_mut("run") {
+                    Some(run) => run,
+                    None => &mut cli,
+                };
+                cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "`--dump-asm` shows the code the JIT generates: it cannot be used with `--engine interp`",
+                )
+                .exit();
+            }
+            let engine = engine.map_or(if dump_asm { Engine::Jit } else { Engine::Interp }, Engine::from);
             let Some(text) = read(&program) else { return ExitCode::from(1) };
             let prog = match load(&program, &text) {
                 Ok(p) => p,
@@ -245,7 +287,7 @@ fn main() -> ExitCode {
             if !prog.warnings.is_empty() {
                 print_diags(&program, &prog.text, prog.warnings.clone());
             }
-            run::run(&run::RunArgs { program, pcap, out, host, trace, limit }, prog)
+            run::run(&run::RunArgs { program, pcap, out, host, trace, limit, engine, dump_asm }, prog)
         }
     }
 }

@@ -2,7 +2,7 @@
 //! evaluate expressions and declarations, reload.
 //!
 //! On a terminal the REPL uses rustyline (history, completion of commands, files,
-//! primitives, channels and names, multi-line input) and colours; with standard input
+//! engines, primitives, channels and names, multi-line input) and colours; with standard input
 //! or output not a terminal it reads lines, prints no prompt and no colour, so a session
 //! can be scripted: `planp repl < session.txt`. See `docs/repl.md`.
 
@@ -11,7 +11,7 @@ use planp_interp::capture::{Format, Reader, Writer};
 use planp_interp::packet::describe;
 use planp_interp::parser::needs_more;
 use planp_interp::session::{Session, SessionError};
-use planp_interp::{NodeConfig, Outcome};
+use planp_interp::{Engine, NodeConfig, Outcome};
 use planp_primitives::{Effect, SendKind};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -39,7 +39,8 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (":state", "", "show the protocol state and each channel's state"),
     (":reset", "", "return the states to their initial values"),
     (":type", "EXPR", "show the type of an expression without evaluating it"),
-    (":engine", "interp | jit", "choose the engine that runs channels"),
+    (":engine", "[interp | jit]", "show or choose the engine that runs channels (choosing resets the states)"),
+    (":asm", "[CHANNEL]", "the JIT's code of a channel (NAME or NAME#K), or of every channel"),
     (":prims", "[TEXT]", "list the primitives (whose name contains TEXT)"),
     (":help", "", "this list"),
     (":quit", "", "leave (also Ctrl-D)"),
@@ -54,7 +55,20 @@ static STOP: AtomicBool = AtomicBool::new(false);
 /// Completion, multi-line input: what rustyline asks of us.
 struct ReplHelper {
     names: Rc<RefCell<Vec<String>>>,
+    /// Channels as `:asm` takes them: `NAME` and `NAME#K`.
+    channels: Rc<RefCell<Vec<String>>>,
     files: FilenameCompleter,
+}
+
+/// The candidates among `words` that start with `word`, replacing it.
+fn candidates<'a>(words: impl IntoIterator<Item = &'a String>, word: &str) -> Vec<Pair> {
+    let mut c: Vec<Pair> = words
+        .into_iter()
+        .filter(|n| n.starts_with(word))
+        .map(|n| Pair { display: n.clone(), replacement: n.clone() })
+        .collect();
+    c.dedup_by(|a, b| a.display == b.display);
+    c
 }
 
 impl Completer for ReplHelper {
@@ -73,20 +87,24 @@ impl Completer for ReplHelper {
         if before.starts_with(":load ") || before.starts_with(":pcap ") || before.contains("--out ") {
             return self.files.complete(line, pos, ctx);
         }
+        // `:asm CHANNEL`, `:engine ENGINE`: one argument, from a fixed list.
+        for (cmd, words) in
+            [(":asm ", self.channels.borrow().clone()), (":engine ", vec!["interp".into(), "jit".into()])]
+        {
+            if let Some(arg) = before.strip_prefix(cmd) {
+                let word = arg.trim_start();
+                if word.contains(char::is_whitespace) {
+                    return Ok((pos, Vec::new()));
+                }
+                return Ok((pos - word.len(), candidates(&words, word)));
+            }
+        }
         let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '\'')).map_or(0, |i| i + 1);
         let word = &before[start..];
         if word.is_empty() {
             return Ok((pos, Vec::new()));
         }
-        let mut c: Vec<Pair> = self
-            .names
-            .borrow()
-            .iter()
-            .filter(|n| n.starts_with(word))
-            .map(|n| Pair { display: n.clone(), replacement: n.clone() })
-            .collect();
-        c.dedup_by(|a, b| a.display == b.display);
-        Ok((start, c))
+        Ok((start, candidates(self.names.borrow().iter(), word)))
     }
 }
 
@@ -109,28 +127,29 @@ impl Validator for ReplHelper {
 
 impl Helper for ReplHelper {}
 
-/// Which engine runs channels.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Engine {
-    Interp,
-}
-
 /// A REPL.
 pub struct Repl {
     session: Session,
     file: Option<PathBuf>,
-    engine: Engine,
     color: bool,
     interactive: bool,
     names: Rc<RefCell<Vec<String>>>,
-    cfg: NodeConfig,
+    channels: Rc<RefCell<Vec<String>>>,
+}
+
+/// An engine's name, as `:engine` takes it.
+fn engine_name(e: Engine) -> &'static str {
+    match e {
+        Engine::Interp => "interp",
+        Engine::Jit => "jit",
+    }
 }
 
 impl Repl {
     fn new(cfg: NodeConfig, color: bool, interactive: bool) -> Repl {
         let names = Rc::new(RefCell::new(Vec::new()));
-        let mut r =
-            Repl { session: Session::new(cfg), file: None, engine: Engine::Interp, color, interactive, names, cfg };
+        let channels = Rc::new(RefCell::new(Vec::new()));
+        let mut r = Repl { session: Session::new(cfg), file: None, color, interactive, names, channels };
         r.refresh_names();
         r
     }
@@ -166,6 +185,14 @@ impl Repl {
         v.sort();
         v.dedup();
         *self.names.borrow_mut() = v;
+        let mut c = Vec::new();
+        for ch in &self.session.program().channels {
+            if ch.overload == 0 {
+                c.push(ch.name.clone());
+            }
+            c.push(format!("{}#{}", ch.name, ch.overload));
+        }
+        *self.channels.borrow_mut() = c;
     }
 
     fn error(&self, out: &mut dyn Write, e: SessionError) {
@@ -236,25 +263,8 @@ impl Repl {
                         }
                     }
                 }
-                "engine" => match arg {
-                    "" => {
-                        let _ =
-                            writeln!(out, "engine: {}", if self.engine == Engine::Interp { "interp" } else { "jit" });
-                    }
-                    "interp" => {
-                        self.engine = Engine::Interp;
-                        let _ = writeln!(out, "engine: interp");
-                    }
-                    "jit" => {
-                        let _ = writeln!(
-                            out,
-                            "error: the JIT is not available in this version of planp; channels run on the interpreter"
-                        );
-                    }
-                    other => {
-                        let _ = writeln!(out, "error: unknown engine `{other}`: choose `interp` or `jit`");
-                    }
-                },
+                "engine" => self.engine(arg, out),
+                "asm" => self.asm(arg, out),
                 "prims" | "p" => {
                     let _ = write!(out, "{}", crate::prims(if arg.is_empty() { None } else { Some(arg) }));
                 }
@@ -289,6 +299,81 @@ impl Repl {
         true
     }
 
+    /// `:engine [interp | jit]`.
+    fn engine(&mut self, arg: &str, out: &mut dyn Write) {
+        let engine = match arg {
+            "" => {
+                let _ = writeln!(out, "engine: {}", self.engine_status());
+                return;
+            }
+            "interp" => Engine::Interp,
+            "jit" => Engine::Jit,
+            other => {
+                let _ = writeln!(out, "error: unknown engine `{other}`: choose `interp` or `jit`");
+                return;
+            }
+        };
+        match self.session.set_engine(engine) {
+            Ok(false) => {
+                let _ = writeln!(out, "engine: {} (already; nothing changed)", self.engine_status());
+            }
+            Ok(true) => {
+                let _ = writeln!(out, "engine: {}", self.engine_status());
+                let _ = writeln!(
+                    out,
+                    "node restarted on the program and the declarations typed here: top-level values computed again, states reset"
+                );
+            }
+            Err(e) => {
+                self.error(out, e);
+                let _ = writeln!(
+                    out,
+                    "engine: {} (unchanged): switching restarts the node, which runs the declarations again, and one raised; `:reload` starts afresh",
+                    self.engine_status()
+                );
+            }
+        }
+    }
+
+    /// `jit`, `interp`, or `jit (unavailable: WHY; the interpreter runs the channels)`.
+    fn engine_status(&self) -> String {
+        let name = engine_name(self.session.engine());
+        match self.session.jit_unavailable() {
+            Some(why) => format!("{name} (unavailable: {why}; the interpreter runs the channels)"),
+            None => name.to_string(),
+        }
+    }
+
+    /// `:asm [CHANNEL]`: under the JIT, the code that runs; under the interpreter, the
+    /// code `:engine jit` would run, generated now.
+    fn asm(&mut self, arg: &str, out: &mut dyn Write) {
+        let prog = self.session.program().clone();
+        let which = match crate::asm::select(&prog, arg) {
+            Ok(w) => w,
+            Err(m) => {
+                let _ = writeln!(out, "error: {m}");
+                return;
+            }
+        };
+        if let Some(code) = self.session.compiled() {
+            let _ = write!(out, "{}", crate::asm::dump(&prog, code, &which));
+            return;
+        }
+        if let Some(why) = self.session.jit_unavailable() {
+            let _ = writeln!(out, "error: no code to show: the JIT is unavailable ({why})");
+            return;
+        }
+        match planp_interp::jit::Compiled::new(prog.clone()) {
+            Ok(code) => {
+                let _ = writeln!(out, "(the engine is interp: this is the code `:engine jit` would run)");
+                let _ = write!(out, "{}", crate::asm::dump(&prog, &code, &which));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "error: no code to show: the JIT is unavailable ({e})");
+            }
+        }
+    }
+
     fn help(&self, out: &mut dyn Write) {
         let _ = writeln!(out, "Commands:");
         for (c, args, what) in COMMANDS {
@@ -307,7 +392,7 @@ impl Repl {
                 return;
             }
         };
-        match Session::load(&name, &text, self.cfg) {
+        match Session::load(&name, &text, self.session.config()) {
             Ok(s) => {
                 self.session = s;
                 self.file = Some(path);
@@ -332,6 +417,9 @@ impl Repl {
                 }
                 if n > 0 {
                     let _ = writeln!(out, "  protocol state : {}", prog.ps_type);
+                }
+                if let Some(why) = self.session.jit_unavailable() {
+                    let _ = writeln!(out, "  the JIT is unavailable ({why}); the interpreter runs the channels");
                 }
             }
             Err(b) => {
@@ -564,7 +652,11 @@ pub fn main(file: Option<String>, cfg: NodeConfig) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        rl.set_helper(Some(ReplHelper { names: repl.names.clone(), files: FilenameCompleter::new() }));
+        rl.set_helper(Some(ReplHelper {
+            names: repl.names.clone(),
+            channels: repl.channels.clone(),
+            files: FilenameCompleter::new(),
+        }));
         let hist = history_path();
         if let Some(h) = &hist {
             let _ = rl.load_history(h);

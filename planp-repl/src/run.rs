@@ -1,9 +1,12 @@
-//! `planp run PROGRAM --pcap IN [--out OUT] [--host ADDR] [--trace] [--limit N]`: feed
-//! every packet of a capture through a program on one node.
+//! `planp run PROGRAM --pcap IN [--out OUT] [--host ADDR] [--trace] [--limit N]
+//! [--engine interp|jit] [--dump-asm]`: feed every packet of a capture through a program
+//! on one node.
 //!
 //! Output: the program's printed output on stdout (with `--trace`, inside the trace
-//! instead, one line per event); a summary on stderr. OUT receives every frame the node
-//! sends (forwarded, rewritten, passed through), as a pcap file of IN's link type.
+//! instead, one line per event), after the JIT's code of every channel with
+//! `--dump-asm`; a summary (which names the engine that ran) on stderr. OUT receives
+//! every frame the node sends (forwarded, rewritten, passed through), as a pcap file of
+//! IN's link type. Both engines give the same bytes on stdout and in OUT.
 //!
 //! Exit codes: 0 success; 1 the program does not load (diagnostics on stderr); 2 bad
 //! usage; 3 IN cannot be read or is not a capture, or OUT cannot be written; 4 IN is a
@@ -13,7 +16,7 @@
 use planp_interp::capture::{CaptureError, Format, Reader, Writer};
 use planp_interp::packet::describe;
 use planp_interp::span::line_col;
-use planp_interp::{LinkType, Node, NodeConfig, Outcome, Program};
+use planp_interp::{Engine, LinkType, Node, NodeConfig, Outcome, Program};
 use planp_primitives::{Effect, SendKind};
 use std::io::Write as _;
 use std::net::Ipv4Addr;
@@ -35,6 +38,10 @@ pub struct RunArgs {
     pub trace: bool,
     /// Stop after this many packets.
     pub limit: Option<u64>,
+    /// The engine asked for.
+    pub engine: Engine,
+    /// Print the code of every channel before running.
+    pub dump_asm: bool,
 }
 
 /// Counters for the summary.
@@ -132,7 +139,7 @@ fn capture_exit(e: &CaptureError) -> ExitCode {
 
 /// Run a program over a capture.
 pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
-    let cfg = NodeConfig { this_host: u32::from(args.host), ..NodeConfig::default() };
+    let cfg = NodeConfig { this_host: u32::from(args.host), engine: args.engine, ..NodeConfig::default() };
     let mut node = match Node::new(prog.clone(), cfg) {
         Ok(n) => n,
         Err(e) => {
@@ -140,6 +147,24 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
             crate::print_diags(&args.program, &prog.text, vec![e.diag]);
             return ExitCode::from(1);
         }
+    };
+    if let Some(why) = node.jit_unavailable() {
+        let what = if args.dump_asm { "no code to show; " } else { "" };
+        eprintln!("planp run: the JIT is unavailable ({why}); {what}the interpreter runs the channels");
+    }
+    let engine = match node.compiled() {
+        Some(c) => {
+            if args.dump_asm {
+                let all: Vec<usize> = (0..prog.channels.len()).collect();
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(crate::asm::dump(&prog, c, &all).as_bytes());
+                let _ = stdout.write_all(b"\n");
+                let _ = stdout.flush();
+            }
+            format!("engine jit (code generated in {})", crate::asm::millis(c.gen_time))
+        }
+        None if node.jit_unavailable().is_some() => "engine interp (JIT unavailable)".to_string(),
+        None => "engine interp".to_string(),
     };
     let mut reader = match Reader::open(&args.pcap) {
         Ok(r) => r,
@@ -232,7 +257,7 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
     }
     let pps = if elapsed.as_secs_f64() > 0.0 { stats.packets_in as f64 / elapsed.as_secs_f64() } else { 0.0 };
     eprintln!(
-        "planp run: {} packets in, {} out, {} passed through, {} dropped, {} exception{}, {} channel run{}; {:.0} packets/s",
+        "planp run: {} packets in, {} out, {} passed through, {} dropped, {} exception{}, {} channel run{}; {engine}; {:.0} packets/s",
         stats.packets_in,
         stats.frames_out,
         stats.passed,

@@ -204,3 +204,121 @@ fn prims_lists_every_primitive() {
     assert_eq!(one.lines().count(), 2, "{one}");
     assert!(text(&planp(&["prims", "tableGet"]).stdout).contains("[raises NotFound]"));
 }
+
+/// `planp run --engine jit` writes the same bytes as `--engine interp`: the trace on
+/// stdout, the program's output without `--trace`, and the output capture; and its
+/// summary counts the same. Over the README's demo (figure 2 on the three HTTP clients),
+/// the paper's figures, a session program that raises, and a program with rewrites of
+/// several kinds over corpus captures of many link and packet types.
+#[test]
+fn run_engines_write_the_same_bytes() {
+    let r = root();
+    let http = r.join("testdata/http-three-clients.pcap").to_str().unwrap().to_string();
+    let corpus = [
+        "print-flags.pcap",
+        "dns_udp.pcap",
+        "LINKTYPE_IPV6.pcap",
+        "802.1ad_QinQ.pcap",
+        "OSPFv2_Capture_FINAL.pcapng",
+        "ipv6-routing-header.pcap",
+        "bigtcp-ipv4.pcap",
+        "nflog.pcap",
+        "mpls-traceroute.pcap",
+        "tcp_rst_data.pcap",
+        "vxlan.pcap",
+        "tcp-handshake-nano.pcap",
+    ];
+    let mut cases: Vec<(PathBuf, String)> = vec![
+        (r.join("examples/paper/figure2.planp"), http.clone()),
+        (r.join("planp-repl/tests/sessions/effects.planp"), http.clone()),
+        (r.join("planp-repl/tests/data/engines.planp"), http.clone()),
+        (r.join("examples/paper/figure4.planp"), capture("print-flags.pcap")),
+    ];
+    for c in corpus {
+        cases.push((r.join("planp-repl/tests/data/engines.planp"), capture(c)));
+        cases.push((r.join("examples/paper/figure2.planp"), capture(c)));
+    }
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let (mut sent, mut changed, mut raised) = (0, 0, 0);
+    for (i, (prog, pcap)) in cases.iter().enumerate() {
+        let prog = prog.to_str().unwrap();
+        for trace in [true, false] {
+            let mut runs = Vec::new();
+            for engine in ["interp", "jit"] {
+                let out = dir.join(format!("planp-engines-{pid}-{i}-{engine}.pcap"));
+                let mut args = vec!["run", prog, "--pcap", pcap, "--engine", engine, "--out", out.to_str().unwrap()];
+                if trace {
+                    args.push("--trace");
+                }
+                let o = planp(&args);
+                assert!(o.status.success(), "{prog} {pcap} {engine}: {}", text(&o.stderr));
+                let bytes = std::fs::read(&out).unwrap();
+                let _ = std::fs::remove_file(&out);
+                let stderr = text(&o.stderr);
+                assert!(stderr.contains(&format!("; engine {engine}")), "{stderr}");
+                // The counts, without the engine and the rate.
+                let counts = stderr.lines().last().unwrap().split("; engine").next().unwrap().to_string();
+                runs.push((o.stdout, bytes, counts));
+            }
+            let (a, b) = (&runs[0], &runs[1]);
+            assert!(a.0 == b.0, "{prog} {pcap}: stdout differs:\n{}\n---\n{}", text(&a.0), text(&b.0));
+            assert!(a.1 == b.1, "{prog} {pcap}: the output captures differ");
+            assert_eq!(a.2, b.2, "{prog} {pcap}");
+            sent += a.1.len();
+            changed += text(&a.0).matches("(changed ").count();
+            raised += text(&a.0).matches(" exception ").count();
+        }
+    }
+    // What was compared includes rewritten packets and exceptions.
+    assert!(sent > 10_000 && changed > 50 && raised > 5, "{sent} bytes, {changed} rewrites, {raised} exceptions");
+}
+
+/// `--dump-asm` prints the code of every channel, headed by its name and size, before
+/// the run's output; it implies the JIT, and `--engine interp` with it is a usage error.
+#[test]
+fn run_dump_asm() {
+    let f4 = root().join("examples/paper/figure4.planp");
+    let f4 = f4.to_str().unwrap();
+    let out = planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--dump-asm", "--trace", "--limit", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(o.starts_with("JIT code of 2 channels: "), "{o}");
+    let head = o.lines().next().unwrap();
+    assert!(head.contains(" bytes, generated in ") && head.ends_with(" ms"), "{head}");
+    let c0 = o.find("\n== channel network#0 (packet ip*tcp*char*int): ").unwrap();
+    let c1 = o.find("\n== channel network#1 (packet ip*tcp*char*bool): ").unwrap();
+    let trace = o.find("\n#1 in ").unwrap();
+    assert!(c0 < c1 && c1 < trace, "{o}");
+    // The code is annotated with where each block comes from in the interpreter.
+    assert!(o[c0..c1].contains("; channel network#0\n") && o[c0..c1].contains("; eval: ExprKind::If"), "{o}");
+    assert!(o[c0..c1].contains("  ret\n"), "{o}");
+    // The sizes add up.
+    let size = |s: &str| -> usize { s.rsplit(": ").next().unwrap().split(' ').next().unwrap().parse().unwrap() };
+    let per: usize = o.lines().filter(|l| l.starts_with("== channel ")).map(size).sum();
+    assert_eq!(per, head.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap());
+    assert!(text(&out.stderr).contains("; engine jit (code generated in "), "{}", text(&out.stderr));
+    // With the JIT asked for explicitly, the same.
+    let out = planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--dump-asm", "--engine", "jit"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("JIT code of 2 channels: "));
+    // Contradictions and unknown engines are usage errors, before anything is read.
+    let out = planp(&["run", f4, "--pcap", "/nonexistent.pcap", "--dump-asm", "--engine", "interp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`--dump-asm` shows the code the JIT generates"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let out = planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--engine", "fast"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("possible values: interp, jit"), "{}", text(&out.stderr));
+}
+
+/// The default engine is the interpreter, and the summary says so.
+#[test]
+fn run_default_engine_is_the_interpreter() {
+    let f2 = root().join("examples/paper/figure2.planp");
+    let out = planp(&["run", f2.to_str().unwrap(), "--pcap", &capture("print-flags.pcap")]);
+    assert!(out.status.success());
+    let e = text(&out.stderr);
+    assert!(e.contains(", 10 channel runs; engine interp; "), "{e}");
+    assert!(!e.contains("JIT"), "{e}");
+}
