@@ -30,7 +30,20 @@ pub const NIL: Word = 0;
 /// Set in handles to scratch objects.
 const SCRATCH_BIT: Word = 1 << 63;
 
-/// A heap object.
+/// A scratch object: its contents live in the scratch arenas (`sbytes`, `swords`), so
+/// allocating one allocates no memory once the arenas have grown to a packet's needs.
+#[derive(Clone, Copy, Debug)]
+enum SObj {
+    /// Bytes `start..start + len` of the byte arena.
+    Bytes { start: u32, len: u32 },
+    /// Words `start..start + len` of the word arena; bit `i` of the mask says whether
+    /// field `i` is a handle.
+    Tuple { start: u32, len: u32, mask: u64 },
+    /// A list cell: head, tail, and whether the head is a handle.
+    Cons { head: Word, tail: Word, ptr: bool },
+}
+
+/// A persistent heap object.
 #[derive(Debug)]
 enum Obj {
     /// A string, a blob or a header: immutable bytes.
@@ -75,7 +88,11 @@ pub struct HeapStats {
 /// The heap. See the module documentation.
 #[derive(Debug, Default)]
 pub struct Heap {
-    scratch: Vec<Obj>,
+    scratch: Vec<SObj>,
+    /// The scratch byte arena.
+    sbytes: Vec<u8>,
+    /// The scratch word arena.
+    swords: Vec<Word>,
     /// For each scratch object, the persistent copy made by `promote` (0: none yet).
     forward: Vec<Word>,
     persist: Vec<Obj>,
@@ -95,11 +112,28 @@ impl Heap {
 
     // ---- allocation -------------------------------------------------------------
 
-    fn alloc_scratch(&mut self, o: Obj) -> Word {
+    fn alloc_scratch(&mut self, o: SObj) -> Word {
         let i = self.scratch.len() as Word;
         self.scratch.push(o);
         self.forward.push(0);
         SCRATCH_BIT | i
+    }
+
+    fn scratch_bytes(&mut self, b: &[u8]) -> Word {
+        let start = self.sbytes.len() as u32;
+        self.sbytes.extend_from_slice(b);
+        self.alloc_scratch(SObj::Bytes { start, len: b.len() as u32 })
+    }
+
+    fn scratch_tuple(&mut self, fields: &[Word], mask: u64) -> Word {
+        let start = self.swords.len() as u32;
+        self.swords.extend_from_slice(fields);
+        self.alloc_scratch(SObj::Tuple { start, len: fields.len() as u32, mask })
+    }
+
+    /// The scratch object behind a scratch handle.
+    fn sobj(&self, h: Word) -> SObj {
+        self.scratch[(h & !SCRATCH_BIT) as usize]
     }
 
     fn alloc_persist(&mut self, o: Obj) -> Word {
@@ -116,12 +150,12 @@ impl Heap {
 
     /// New bytes (string, blob or header) in the scratch space.
     pub fn alloc_bytes(&mut self, b: &[u8]) -> Word {
-        self.alloc_scratch(Obj::Bytes(b.into()))
+        self.scratch_bytes(b)
     }
 
-    /// New bytes, taking ownership of a buffer.
+    /// New bytes, from a buffer.
     pub fn alloc_bytes_vec(&mut self, b: Vec<u8>) -> Word {
-        self.alloc_scratch(Obj::Bytes(b.into_boxed_slice()))
+        self.scratch_bytes(&b)
     }
 
     /// New bytes in the persistent space, never freed while they are reachable from a
@@ -132,17 +166,19 @@ impl Heap {
 
     /// A new tuple of `n` zero fields; `mask` bit i says whether field i is a handle.
     pub fn alloc_tuple(&mut self, n: usize, mask: u64) -> Word {
-        self.alloc_scratch(Obj::Tuple(vec![0; n].into_boxed_slice(), mask))
+        let start = self.swords.len() as u32;
+        self.swords.resize(self.swords.len() + n, 0);
+        self.alloc_scratch(SObj::Tuple { start, len: n as u32, mask })
     }
 
     /// A new tuple with the given fields.
     pub fn tuple_from(&mut self, fields: &[Word], mask: u64) -> Word {
-        self.alloc_scratch(Obj::Tuple(fields.into(), mask))
+        self.scratch_tuple(fields, mask)
     }
 
     /// A new list cell.
     pub fn cons(&mut self, head: Word, tail: Word, head_is_ptr: bool) -> Word {
-        self.alloc_scratch(Obj::Cons(head, tail, head_is_ptr))
+        self.alloc_scratch(SObj::Cons { head, tail, ptr: head_is_ptr })
     }
 
     /// A new, empty hash table (always persistent: tables have identity and outlive the
@@ -153,16 +189,15 @@ impl Heap {
 
     // ---- access -----------------------------------------------------------------
 
+    /// A persistent object (the handle must not be a scratch one).
     fn obj(&self, h: Word) -> &Obj {
-        if h & SCRATCH_BIT != 0 { &self.scratch[(h & !SCRATCH_BIT) as usize] } else { &self.persist[(h - 1) as usize] }
+        debug_assert!(h & SCRATCH_BIT == 0);
+        &self.persist[(h - 1) as usize]
     }
 
     fn obj_mut(&mut self, h: Word) -> &mut Obj {
-        if h & SCRATCH_BIT != 0 {
-            &mut self.scratch[(h & !SCRATCH_BIT) as usize]
-        } else {
-            &mut self.persist[(h - 1) as usize]
-        }
+        debug_assert!(h & SCRATCH_BIT == 0);
+        &mut self.persist[(h - 1) as usize]
     }
 
     /// Is `h` a handle to a scratch object?
@@ -172,60 +207,91 @@ impl Heap {
 
     /// The bytes of a string, blob or header.
     pub fn bytes(&self, h: Word) -> &[u8] {
-        match self.obj(h) {
-            Obj::Bytes(b) => b,
-            o => panic!("internal error: bytes() on {o:?}"),
+        if Self::is_scratch(h) {
+            match self.sobj(h) {
+                SObj::Bytes { start, len } => &self.sbytes[start as usize..(start + len) as usize],
+                o => panic!("internal error: bytes() on {o:?}"),
+            }
+        } else {
+            match self.obj(h) {
+                Obj::Bytes(b) => b,
+                o => panic!("internal error: bytes() on {o:?}"),
+            }
+        }
+    }
+
+    /// The fields of a tuple.
+    fn fields(&self, h: Word) -> &[Word] {
+        if Self::is_scratch(h) {
+            match self.sobj(h) {
+                SObj::Tuple { start, len, .. } => &self.swords[start as usize..(start + len) as usize],
+                o => panic!("internal error: tuple access on {o:?}"),
+            }
+        } else {
+            match self.obj(h) {
+                Obj::Tuple(f, _) => f,
+                o => panic!("internal error: tuple access on {o:?}"),
+            }
         }
     }
 
     /// Field `i` of a tuple.
     pub fn tuple_get(&self, h: Word, i: usize) -> Word {
-        match self.obj(h) {
-            Obj::Tuple(f, _) => f[i],
-            o => panic!("internal error: tuple_get() on {o:?}"),
-        }
+        self.fields(h)[i]
     }
 
     /// Initialise field `i` of a tuple made by [`Heap::alloc_tuple`] in this packet.
     pub fn tuple_set(&mut self, h: Word, i: usize, w: Word) {
-        debug_assert!(Self::is_scratch(h), "tuples are immutable once built");
-        match self.obj_mut(h) {
-            Obj::Tuple(f, _) => f[i] = w,
-            o => panic!("internal error: tuple_set() on {o:?}"),
+        match (Self::is_scratch(h), self.sobj_checked(h)) {
+            (true, Some(SObj::Tuple { start, len, .. })) if (i as u32) < len => {
+                self.swords[start as usize + i] = w;
+            }
+            _ => panic!("internal error: tuple_set() on a tuple that is not being built"),
         }
+    }
+
+    fn sobj_checked(&self, h: Word) -> Option<SObj> {
+        Self::is_scratch(h).then(|| self.sobj(h))
     }
 
     /// Number of fields of a tuple.
     pub fn tuple_len(&self, h: Word) -> usize {
-        match self.obj(h) {
-            Obj::Tuple(f, _) => f.len(),
-            o => panic!("internal error: tuple_len() on {o:?}"),
-        }
+        self.fields(h).len()
     }
 
     /// Set the tail of a list cell made in this packet (to build a list front to back).
     pub fn set_tail(&mut self, cell: Word, tail: Word) {
-        debug_assert!(Self::is_scratch(cell), "list cells are immutable once built");
-        match self.obj_mut(cell) {
-            Obj::Cons(_, t, _) => *t = tail,
-            o => panic!("internal error: set_tail() on {o:?}"),
+        match self.sobj_checked(cell) {
+            Some(SObj::Cons { head, ptr, .. }) => {
+                self.scratch[(cell & !SCRATCH_BIT) as usize] = SObj::Cons { head, tail, ptr };
+            }
+            _ => panic!("internal error: set_tail() on a cell that is not being built"),
+        }
+    }
+
+    /// Head and tail of a non-empty list.
+    fn cell(&self, h: Word) -> (Word, Word) {
+        if Self::is_scratch(h) {
+            match self.sobj(h) {
+                SObj::Cons { head, tail, .. } => (head, tail),
+                o => panic!("internal error: list access on {o:?}"),
+            }
+        } else {
+            match self.obj(h) {
+                Obj::Cons(x, t, _) => (*x, *t),
+                o => panic!("internal error: list access on {o:?}"),
+            }
         }
     }
 
     /// Head of a non-empty list.
     pub fn head(&self, h: Word) -> Word {
-        match self.obj(h) {
-            Obj::Cons(x, _, _) => *x,
-            o => panic!("internal error: head() on {o:?}"),
-        }
+        self.cell(h).0
     }
 
     /// Tail of a non-empty list.
     pub fn tail(&self, h: Word) -> Word {
-        match self.obj(h) {
-            Obj::Cons(_, t, _) => *t,
-            o => panic!("internal error: tail() on {o:?}"),
-        }
+        self.cell(h).1
     }
 
     /// The elements of a list, in order.
@@ -342,21 +408,20 @@ impl Heap {
         if self.forward[idx] != 0 {
             return self.forward[idx];
         }
-        let copy = match &self.scratch[idx] {
-            Obj::Bytes(b) => {
-                let b = b.clone();
+        let copy = match self.scratch[idx] {
+            SObj::Bytes { start, len } => {
+                let b: Box<[u8]> = self.sbytes[start as usize..(start + len) as usize].into();
                 self.alloc_persist(Obj::Bytes(b))
             }
-            Obj::Tuple(fields, mask) => {
-                let (fields, mask) = (fields.clone(), *mask);
-                let mut out = Vec::with_capacity(fields.len());
-                for (i, &f) in fields.iter().enumerate() {
+            SObj::Tuple { start, len, mask } => {
+                let mut out = Vec::with_capacity(len as usize);
+                for i in 0..len as usize {
+                    let f = self.swords[start as usize + i];
                     out.push(self.promote(f, mask >> i & 1 == 1));
                 }
                 self.alloc_persist(Obj::Tuple(out.into_boxed_slice(), mask))
             }
-            Obj::Cons(..) => return self.promote_list(w),
-            o => panic!("internal error: promote() on scratch {o:?}"),
+            SObj::Cons { .. } => return self.promote_list(w),
         };
         self.forward[idx] = copy;
         copy
@@ -372,7 +437,9 @@ impl Heap {
             if self.forward[idx] != 0 {
                 break;
             }
-            let Obj::Cons(h, t, hp) = self.scratch[idx] else { panic!("internal error: list cell expected") };
+            let SObj::Cons { head: h, tail: t, ptr: hp } = self.scratch[idx] else {
+                panic!("internal error: list cell expected")
+            };
             cells.push((idx, h, hp));
             l = t;
         }
@@ -389,6 +456,8 @@ impl Heap {
     pub fn reset_scratch(&mut self) {
         self.scratch.clear();
         self.forward.clear();
+        self.sbytes.clear();
+        self.swords.clear();
     }
 
     // ---- collection -------------------------------------------------------------
