@@ -9,8 +9,12 @@
 //!   frees a value whatever its ownership (the macro calls it when a Rust variable that
 //!   holds a V goes out of scope).
 //! - A [`Var`] is a fixed location (register or spill slot) for a value that changes:
-//!   a `let mut` of the interpreter, the result of a dynamic `if` or `match`. [`Gen::set`]
-//!   moves a value into it, [`Gen::get`] copies it out as a new owned V.
+//!   a `let mut` of the interpreter, the result of a dynamic `if` or `match`. The
+//!   location is chosen by the first [`Gen::set`] in emission order, which takes over an
+//!   owned value's register (no move); [`Gen::set`] moves a value into it later,
+//!   [`Gen::get`] copies it out as a new owned V, [`Gen::take`] turns it into one (and
+//!   releases the variable). A variable must be set (possibly in unreachable code)
+//!   before a loop that reads it; a backward [`Gen::jump`] checks this.
 //! - The allocation state is the same after a call as before it: values in caller-saved
 //!   registers are saved before the call and restored after. So control-flow joins never
 //!   need to reconcile locations: a V made before a branch is in the same place on every
@@ -214,6 +218,12 @@ pub struct Gen<'p, M> {
     handlers: Vec<DynamicLabel>,
     /// Is the code being emitted reachable?
     reachable: bool,
+    /// The variables read before any set gave them a location, in order (see
+    /// [`Gen::var`]); a backward jump checks that none of those read since its label was
+    /// bound existed then.
+    undef_reads: Vec<u32>,
+    /// For each bound label, `undef_reads.len()` and `vars.len()` when it was bound.
+    bound_at: Vec<(u32, u32)>,
     /// An unconditional jump not emitted yet (dropped if its label is bound next).
     pending: Option<DynamicLabel>,
     /// Notes placed since `pending` was set start here.
@@ -299,6 +309,9 @@ enum Loc {
     Never,
     /// Freed.
     Dead,
+    /// A [`Var`] that has no location yet: it gets one when it is first set (taking over
+    /// the set value's location when that value is owned, so no move is emitted) or read.
+    Unset,
 }
 
 /// An instruction's source operand.
@@ -446,6 +459,8 @@ impl<'p, M> Gen<'p, M> {
             labels: Vec::with_capacity(16),
             handlers: Vec::new(),
             reachable: true,
+            undef_reads: Vec::new(),
+            bound_at: Vec::with_capacity(16),
             pending: None,
             pending_notes: 0,
             notes: Vec::new(),
@@ -495,19 +510,39 @@ impl<'p, M> Gen<'p, M> {
     }
 
     /// A fixed location, initially undefined.
+    ///
+    /// The location is chosen lazily: the first [`Gen::set`] (in emission order) that
+    /// emits code takes over the location of an owned value, so the value is not moved,
+    /// and the variable holds no register while the code before it is generated. This is
+    /// sound because the location is fixed from then on and, in emission order, nothing
+    /// allocated later can take it; values alive across the set were allocated earlier
+    /// and so are elsewhere. The one unsound pattern, a variable read before any set
+    /// inside a loop whose head was bound before (the read would pick a location the
+    /// loop's earlier code may use), cannot arise from Rust code, which initialises a
+    /// variable before a loop reads it; [`Gen::jump`] checks it and panics.
     pub fn var(&mut self) -> Var {
-        let loc = self.alloc();
         let id = u32::try_from(self.vars.len()).expect("internal error: too many variables");
-        self.vars.push(loc);
+        self.vars.push(Loc::Unset);
         Var(id)
     }
 
     /// Move `v` into `x`.
     pub fn set(&mut self, x: Var, v: V) {
         if self.emits(&[v]) {
-            let dst = self.var_loc(x);
             let src = self.loc(v);
+            if self.vars[x.0 as usize] == Loc::Unset && v.owned && matches!(src, Loc::Reg(_) | Loc::Slot(_)) {
+                // Take over the value's location: no move, and `v` is consumed.
+                self.vars[x.0 as usize] = src;
+                self.vals[v.id as usize] = Loc::Dead;
+                return;
+            }
+            let dst = self.var_loc(x);
             self.move_loc(dst, src);
+        } else if self.vars[x.0 as usize] == Loc::Unset {
+            // A set in code that never runs still fixes the location here, where the
+            // source says the variable is initialised (before any loop that reads it).
+            let loc = self.alloc();
+            self.vars[x.0 as usize] = loc;
         }
         self.consume(v);
     }
@@ -521,6 +556,18 @@ impl<'p, M> Gen<'p, M> {
         let dst = self.alloc();
         self.move_loc(dst, src);
         self.new_val(dst)
+    }
+
+    /// `x`'s current value as an owned value, and `x` released: [`Gen::get`] then
+    /// [`Gen::release_var`] without the copy.
+    pub fn take(&mut self, x: Var) -> V {
+        if !self.reachable {
+            self.release_var(x);
+            return self.never();
+        }
+        let loc = self.var_loc(x);
+        self.vars[x.0 as usize] = Loc::Dead;
+        self.new_val(loc)
     }
 
     /// Free `x`'s location.
@@ -730,12 +777,25 @@ impl<'p, M> Gen<'p, M> {
         assert!(!entry.1, "internal error: label {l:?} bound twice");
         entry.1 = true;
         let dl = entry.0;
+        if self.bound_at.len() <= l.0 as usize {
+            self.bound_at.resize(l.0 as usize + 1, (0, 0));
+        }
+        self.bound_at[l.0 as usize] = (self.undef_reads.len() as u32, self.vars.len() as u32);
         self.bind_dl(dl);
     }
 
     /// Jump to `l`.
     pub fn jump(&mut self, l: Label) {
-        let dl = self.labels[l.0 as usize].0;
+        let (dl, bound) = self.labels[l.0 as usize];
+        if bound && self.reachable {
+            // A backward jump: no variable that existed at the loop's head may have got
+            // its location by a read since (see [`Gen::var`]).
+            let (reads, existing) = self.bound_at[l.0 as usize];
+            assert!(
+                self.undef_reads[reads as usize..].iter().all(|&x| x >= existing),
+                "internal error: a variable was read before it was set inside a loop"
+            );
+        }
         self.jump_dl(dl);
     }
 
@@ -1005,9 +1065,16 @@ impl<'p, M> Gen<'p, M> {
         }
     }
 
-    fn var_loc(&self, x: Var) -> Loc {
+    /// Where `x` is; a variable read before it was ever set gets a location now.
+    fn var_loc(&mut self, x: Var) -> Loc {
         match self.vars[x.0 as usize] {
             Loc::Dead => panic!("internal error: variable {} used after it was released", x.0),
+            Loc::Unset => {
+                let loc = self.alloc();
+                self.vars[x.0 as usize] = loc;
+                self.undef_reads.push(x.0);
+                loc
+            }
             l => l,
         }
     }
@@ -1136,7 +1203,7 @@ impl<'p, M> Gen<'p, M> {
                     Src::R(R11)
                 }
             },
-            Loc::Never | Loc::Dead => unreachable!("internal error: operand without a location"),
+            Loc::Never | Loc::Dead | Loc::Unset => unreachable!("internal error: operand without a location"),
         }
     }
 
@@ -1536,7 +1603,7 @@ impl<'p, M> Gen<'p, M> {
             Loc::Slot(s) => self.ld_sp(d, slot_disp(s)),
             Loc::Imm(x) => self.mov_ri(d, x),
             Loc::Never => {}
-            Loc::Dead => unreachable!("internal error: moving a freed value"),
+            Loc::Dead | Loc::Unset => unreachable!("internal error: moving a freed value"),
         }
     }
 

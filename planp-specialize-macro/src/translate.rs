@@ -312,9 +312,7 @@ impl<'a> Cx<'a> {
                 let __v = #value;
                 #cg.set(#var, __v);
                 #cg.bind(#label);
-                let __r = #cg.get(#var);
-                #cg.release_var(#var);
-                __r
+                #cg.take(#var)
             },
             Some((None, label)) => quote! {
                 #value;
@@ -801,9 +799,7 @@ impl<'a> Cx<'a> {
                     #cg.bind(#f);
                     { let __zero = #cg.imm(0); #cg.set(#res, __zero); }
                     #cg.bind(#j);
-                    let __r = #cg.get(#res);
-                    #cg.release_var(#res);
-                    __r
+                    #cg.take(#res)
                 }),
                 Some(WordTy::Bool),
             ));
@@ -1082,9 +1078,7 @@ impl<'a> Cx<'a> {
                 let ts = quote!({
                     let #res = #cg.var();
                     #body
-                    let __r = #cg.get(#res);
-                    #cg.release_var(#res);
-                    __r
+                    #cg.take(#res)
                 });
                 Ok(if fallible { Out::Fallible(ts, FK::Value(ty)) } else { Out::Dyn(ts, ty) })
             }
