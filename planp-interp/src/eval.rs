@@ -298,15 +298,17 @@ pub mod engine {
             }
             ExprKind::Nil => Ok(lift(NIL)),
             ExprKind::List(es, elem_ptr) => {
-                // Built front to back: each new cell becomes the tail of the previous one.
+                // Built front to back (the elements are evaluated left to right): each
+                // new cell becomes the tail of the previous one. Whether a cell is the
+                // first is static.
                 #[dynamic]
                 let mut first = NIL;
                 #[dynamic]
                 let mut last = NIL;
-                for x in es {
+                for (i, x) in es.iter().enumerate() {
                     let v = eval(p, x, m)?;
                     let cell = m.rt.heap.cons(v, NIL, *elem_ptr);
-                    if last == NIL {
+                    if i == 0 {
                         first = cell;
                     } else {
                         m.rt.heap.set_tail(last, cell);

@@ -224,6 +224,8 @@ pub struct Gen<'p, M> {
     undef_reads: Vec<u32>,
     /// For each bound label, `undef_reads.len()` and `vars.len()` when it was bound.
     bound_at: Vec<(u32, u32)>,
+    /// The labels that emitted code may transfer to, bit per label.
+    targeted: Vec<bool>,
     /// An unconditional jump not emitted yet (dropped if its label is bound next).
     pending: Option<DynamicLabel>,
     /// Notes placed since `pending` was set start here.
@@ -461,6 +463,7 @@ impl<'p, M> Gen<'p, M> {
             reachable: true,
             undef_reads: Vec::new(),
             bound_at: Vec::with_capacity(16),
+            targeted: Vec::with_capacity(16),
             pending: None,
             pending_notes: 0,
             notes: Vec::new(),
@@ -768,7 +771,14 @@ impl<'p, M> Gen<'p, M> {
         let id = u32::try_from(self.labels.len()).expect("internal error: too many labels");
         let l = self.asm.new_dynamic_label();
         self.labels.push((l, false));
+        self.targeted.push(false);
         Label(id)
+    }
+
+    /// Does emitted (reachable) code jump or branch to `l`, or may it fail to `l` as a
+    /// handler? A generating extension uses this to skip a join nothing reaches.
+    pub fn targeted(&self, l: Label) -> bool {
+        self.targeted[l.0 as usize]
     }
 
     /// Place `l` here.
@@ -795,6 +805,9 @@ impl<'p, M> Gen<'p, M> {
                 self.undef_reads[reads as usize..].iter().all(|&x| x >= existing),
                 "internal error: a variable was read before it was set inside a loop"
             );
+        }
+        if self.reachable {
+            self.targeted[l.0 as usize] = true;
         }
         self.jump_dl(dl);
     }
@@ -828,12 +841,14 @@ impl<'p, M> Gen<'p, M> {
         self.consume(a);
         self.consume(b);
         let dl = self.labels[l.0 as usize].0;
+        self.targeted[l.0 as usize] = true;
         self.jcc(c, dl);
     }
 
     /// Make `l` the failure handler until the matching [`Gen::pop_handler`].
     pub fn push_handler(&mut self, l: Label) {
         let dl = self.labels[l.0 as usize].0;
+        self.targeted[l.0 as usize] = true;
         self.handlers.push(dl);
     }
 
@@ -1431,6 +1446,7 @@ impl<'p, M> Gen<'p, M> {
             }
         }
         let dl = self.labels[l.0 as usize].0;
+        self.targeted[l.0 as usize] = true;
         self.jcc(if zero { Cond::Eq } else { Cond::Ne }, dl);
     }
 

@@ -308,11 +308,18 @@ impl<'a> Cx<'a> {
         let value = self.conform_ret(tail, body.span())?;
         let value_is_v = matches!(self.me.ret, RetKind::Word(_) | RetKind::Fallible(Some(_)));
         let finish = match &self.ret {
+            // When no `return` was emitted, the value is the body's own (a constant stays
+            // a constant) and there is no join.
             Some((Some(var), label)) => quote! {
                 let __v = #value;
-                #cg.set(#var, __v);
-                #cg.bind(#label);
-                #cg.take(#var)
+                if #cg.targeted(#label) {
+                    #cg.set(#var, __v);
+                    #cg.bind(#label);
+                    #cg.take(#var)
+                } else {
+                    #cg.release_var(#var);
+                    __v
+                }
             },
             Some((None, label)) => quote! {
                 #value;
