@@ -47,7 +47,7 @@ fn bytes(seed: u64, n: usize) -> Vec<u8> {
 #[test]
 fn engines_agree_on_generated_programs() {
     let cases = env_number("PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
-    let seed = env_number("PLANP_GEN_SEED").unwrap_or(0x706c_616e_70);
+    let seed = env_number("PLANP_GEN_SEED").unwrap_or(0x0070_6c61_6e70);
     let config = Config { cases, rng_seed: RngSeed::Fixed(seed), failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new(config);
     let strategy = (proptest::collection::vec(any::<u8>(), 0..4096), proptest::collection::vec(any::<u8>(), 0..512));
