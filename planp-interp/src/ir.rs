@@ -202,7 +202,7 @@ pub struct Handler {
 #[derive(Clone, Debug)]
 pub struct SendTarget {
     /// The channel name.
-    pub channel: String,
+    pub channel: std::sync::Arc<str>,
     /// The overload (for user channels).
     pub overload: u32,
     /// For `network`: the packet layout to marshal.

@@ -355,7 +355,7 @@ impl Node {
         for e in &o.effects {
             let Effect::Send(s) = e else { continue };
             let net_packet;
-            let bytes: &[u8] = if s.channel == "network" {
+            let bytes: &[u8] = if &*s.channel == "network" {
                 let is_eth = s.link_level;
                 if is_eth && ethernet {
                     out.push(s.bytes.clone());

@@ -1811,7 +1811,7 @@ impl Checker {
         };
         if ch.text == "network" {
             // The layout is computed when the packet's type is solved (in `finish`).
-            return mk(ir::SendTarget { channel: ch.text.clone(), overload: 0, layout: None }, pkt, dest);
+            return mk(ir::SendTarget { channel: ch.text.as_str().into(), overload: 0, layout: None }, pkt, dest);
         }
         let Some(overloads) = self.chan_names.get(&ch.text).cloned() else {
             if self.broken_chans.contains(&ch.text) {
@@ -1879,7 +1879,7 @@ impl Checker {
         let want = self.chans[chosen].pkt.clone();
         let _ = self.subst.unify(&pkt.ty, &want);
         let overload = self.chans[chosen].overload;
-        mk(ir::SendTarget { channel: ch.text.clone(), overload, layout: None }, pkt, dest)
+        mk(ir::SendTarget { channel: ch.text.as_str().into(), overload, layout: None }, pkt, dest)
     }
 
     // ---- after all bodies --------------------------------------------------------------
@@ -2468,7 +2468,7 @@ impl Checker {
                 if let Some(n) = neighbor {
                     self.fin(n);
                 }
-                if target.channel == "network" && !packet.ty.has_error() {
+                if &*target.channel == "network" && !packet.ty.has_error() {
                     match layout_of(&packet.ty) {
                         Ok(l) => target.layout = Some(l),
                         Err(why) => self.diags.push(

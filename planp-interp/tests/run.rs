@@ -311,12 +311,12 @@ fn transcript(name: &str, text: &str, engine: Engine) -> String {
                 Effect::Send(s) => {
                     let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };
                     let to = s.neighbor.map(|h| format!(" to {}", value::format_host(h))).unwrap_or_default();
-                    if s.channel == "network" {
+                    if &*s.channel == "network" {
                         let _ = writeln!(out, "  sent {how}{to} network: {}", describe_ip(&s.bytes));
                     } else {
                         let _ = writeln!(out, "  sent {how}{to} {}#{}: {}", s.channel, s.overload, escape(&s.bytes));
                         if loopback {
-                            queue.push((s.channel.clone(), s.overload, s.bytes.clone()));
+                            queue.push((s.channel.to_string(), s.overload, s.bytes.clone()));
                         }
                     }
                 }

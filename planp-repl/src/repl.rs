@@ -605,7 +605,7 @@ impl Repl {
                     let changes = describe::changes(&before, &describe::fields(lt, f));
                     let what = if changes.is_empty() { "unchanged".to_string() } else { changes.join(", ") };
                     let to =
-                        if s.channel == "network" { String::new() } else { format!(" {}#{}", s.channel, s.overload) };
+                        if &*s.channel == "network" { String::new() } else { format!(" {}#{}", s.channel, s.overload) };
                     events.push(format!("{how}{to} len={} {what}", f.len()));
                 }
             }

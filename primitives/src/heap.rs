@@ -153,6 +153,32 @@ impl Heap {
         self.scratch_bytes(b)
     }
 
+    /// A copy of the bytes of `src` with `n` bytes at `off` set to `v` (big-endian; an
+    /// offset beyond the end changes nothing), built in place in the scratch space: a
+    /// functional setter without a temporary buffer.
+    pub fn bytes_with_field(&mut self, src: Word, off: usize, n: usize, v: u64) -> Word {
+        let start = self.sbytes.len();
+        if Self::is_scratch(src) {
+            let SObj::Bytes { start: s, len } = self.sobj(src) else {
+                panic!("internal error: bytes() on a non-bytes object")
+            };
+            self.sbytes.extend_from_within(s as usize..(s + len) as usize);
+        } else {
+            debug_assert!(src & SCRATCH_BIT == 0);
+            let Obj::Bytes(b) = &self.persist[(src - 1) as usize] else {
+                panic!("internal error: bytes() on a non-bytes object")
+            };
+            self.sbytes.extend_from_slice(b);
+        }
+        let len = self.sbytes.len() - start;
+        if let Some(f) = self.sbytes[start..].get_mut(off..off + n) {
+            for (i, x) in f.iter_mut().enumerate() {
+                *x = (v >> (8 * (n - 1 - i))) as u8;
+            }
+        }
+        self.alloc_scratch(SObj::Bytes { start: start as u32, len: len as u32 })
+    }
+
     /// New bytes, from a buffer.
     pub fn alloc_bytes_vec(&mut self, b: Vec<u8>) -> Word {
         self.scratch_bytes(&b)
@@ -338,7 +364,12 @@ impl Heap {
     /// first, so the table never refers to a scratch object.
     pub fn table_put(&mut self, t: Word, key: &[u8], val: Word, val_is_ptr: bool) {
         let val = self.promote(val, val_is_ptr);
-        let old = self.table_mut(t).map.insert(key.into(), (val, val_is_ptr));
+        let map = &mut self.table_mut(t).map;
+        // Replacing keeps the stored key (no allocation); only a new key is copied.
+        let old = match map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, (val, val_is_ptr))),
+            None => map.insert(key.into(), (val, val_is_ptr)),
+        };
         if let Some(j) = &mut self.journal {
             j.push(Undo { table: t, key: key.into(), old });
         }

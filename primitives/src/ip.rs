@@ -6,7 +6,7 @@
 //! int argument that fit the field. Checksums are not kept up to date by setters; they
 //! are recomputed when a packet is marshalled to be sent.
 
-use crate::bytes::{get, set};
+use crate::bytes::get;
 use crate::value::format_host;
 use crate::{Exn, Prim, Rt, Type, Word, mono};
 
@@ -204,8 +204,7 @@ pub const PRIMS: &[Prim] = &[
 ];
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
-    let b = set(rt.heap.bytes(a[0]), off, n, a[1]);
-    Ok(rt.heap.alloc_bytes_vec(b))
+    Ok(rt.heap.bytes_with_field(a[0], off, n, a[1]))
 }
 
 /// A minimal IPv4 header: version 4, header length 20, TTL 64, all else zero.

@@ -52,8 +52,9 @@ pub enum SendKind {
 pub struct Send {
     /// `OnRemote` or `OnNeighbor`.
     pub kind: SendKind,
-    /// The channel the packet is sent on, by name (`network` for plain IP packets).
-    pub channel: String,
+    /// The channel the packet is sent on, by name (`network` for plain IP packets),
+    /// shared with the program (no copy per packet).
+    pub channel: std::sync::Arc<str>,
     /// Which overload of that channel (by its position among the overloads).
     pub overload: u32,
     /// The marshalled packet.
@@ -140,6 +141,8 @@ pub struct Rt {
     pub now_ns: u64,
     /// The load of the outgoing link (`linkLoad`).
     pub load: LinkLoad,
+    /// A buffer reused for encoding hash-table keys (no allocation per lookup).
+    pub(crate) key_buf: Vec<u8>,
 }
 
 impl Rt {

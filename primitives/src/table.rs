@@ -136,10 +136,14 @@ fn ty_keys(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
     Ok(Type::List(Box::new(k)))
 }
 
-fn encode_key(rt: &Rt, site: &Site, k: Word) -> Vec<u8> {
-    let mut out = Vec::new();
-    value::encode(&rt.heap, &site.args[1], k, &mut out);
-    out
+/// Run `f` on the heap and the encoding of key `k` (in the runtime's reused buffer).
+fn with_key<R>(rt: &mut Rt, site: &Site, k: Word, f: impl FnOnce(&mut crate::heap::Heap, &[u8]) -> R) -> R {
+    let mut buf = std::mem::take(&mut rt.key_buf);
+    buf.clear();
+    value::encode(&rt.heap, &site.args[1], k, &mut buf);
+    let r = f(&mut rt.heap, &buf);
+    rt.key_buf = buf;
+    r
 }
 
 fn mk(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
@@ -147,24 +151,21 @@ fn mk(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
 }
 
 fn get(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let k = encode_key(rt, site, a[1]);
-    rt.heap.table_get(a[0], &k).ok_or(NOT_FOUND)
+    with_key(rt, site, a[1], |h, k| h.table_get(a[0], k)).ok_or(NOT_FOUND)
 }
 
 fn put(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let k = encode_key(rt, site, a[1]);
-    rt.heap.table_put(a[0], &k, a[2], site.args[2].is_ptr());
+    let is_ptr = site.args[2].is_ptr();
+    with_key(rt, site, a[1], |h, k| h.table_put(a[0], k, a[2], is_ptr));
     Ok(0)
 }
 
 fn member(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let k = encode_key(rt, site, a[1]);
-    Ok(rt.heap.table_get(a[0], &k).is_some() as Word)
+    Ok(with_key(rt, site, a[1], |h, k| h.table_get(a[0], k)).is_some() as Word)
 }
 
 fn remove(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    let k = encode_key(rt, site, a[1]);
-    Ok(rt.heap.table_remove(a[0], &k) as Word)
+    Ok(with_key(rt, site, a[1], |h, k| h.table_remove(a[0], k)) as Word)
 }
 
 fn size(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {

@@ -156,8 +156,7 @@ pub const PRIMS: &[Prim] = &[
 const FLAG_BITS: u64 = 0xfff;
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
-    let b = set(rt.heap.bytes(a[0]), off, n, a[1]);
-    Ok(rt.heap.alloc_bytes_vec(b))
+    Ok(rt.heap.bytes_with_field(a[0], off, n, a[1]))
 }
 
 /// A minimal TCP header: data offset 5 (20 bytes), all else zero.

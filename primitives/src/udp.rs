@@ -4,7 +4,7 @@
 //! 0. Setters are functional and leave the length and checksum alone; both are
 //! recomputed when the packet is marshalled.
 
-use crate::bytes::{get, set};
+use crate::bytes::get;
 use crate::{Exn, Prim, Rt, Type, Word, mono};
 
 /// The primitives of this file.
@@ -66,8 +66,7 @@ pub const PRIMS: &[Prim] = &[
 ];
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
-    let b = set(rt.heap.bytes(a[0]), off, n, a[1]);
-    Ok(rt.heap.alloc_bytes_vec(b))
+    Ok(rt.heap.bytes_with_field(a[0], off, n, a[1]))
 }
 
 /// A minimal UDP header: length 8, all else zero.

@@ -356,10 +356,12 @@ pub struct Reuse {
     /// The input's payload blob (a handle), if its type has a final `blob` after a
     /// transport header.
     pub blob: Option<Word>,
-    /// The input's IP header and transport header bytes.
-    pub ip: Vec<u8>,
-    /// The input's transport header bytes.
-    pub l4: Vec<u8>,
+    /// The input's IP header (a handle on its bytes, which no setter changes: setters
+    /// make new objects, and the input's stay in the scratch space until the packet is
+    /// done).
+    pub ip: Word,
+    /// The input's transport header (a handle, likewise).
+    pub l4: Word,
     /// The input's transport protocol.
     pub proto: u8,
     /// The input's segment length (transport header and payload).
@@ -412,17 +414,17 @@ impl Reuse {
             return none();
         }
         let field = |i: usize| if layout.is_tuple() { heap.tuple_get(value, i) } else { value };
-        let ip = heap.bytes(field(t - 1)).to_vec();
-        let l4 = heap.bytes(field(t)).to_vec();
+        let (ip, l4) = (field(t - 1), field(t));
+        let (ip_bytes, l4_len) = (heap.bytes(ip), heap.bytes(l4).len());
         let blob = field(t + 1);
         let proto = if parts[t] == Part::Tcp { 6 } else { 17 };
-        let seg_len = l4.len() + heap.bytes(blob).len();
-        let seg = net_bytes.get(ip.len()..ip.len() + seg_len);
+        let seg_len = l4_len + heap.bytes(blob).len();
+        let seg = net_bytes.get(ip_bytes.len()..ip_bytes.len() + seg_len);
         // A UDP checksum of 0 is no base for an update: over IPv4 it means "no checksum"
         // (a sent packet whose field is still 0 keeps it, see `fix_up`), over IPv6 it is
         // not allowed (the sent packet's checksum is computed).
-        let valid =
-            seg.is_some_and(|s| !(proto == 17 && s.get(6..8) == Some(&[0, 0])) && checksum::verifies(&ip, proto, s));
+        let valid = seg
+            .is_some_and(|s| !(proto == 17 && s.get(6..8) == Some(&[0, 0])) && checksum::verifies(ip_bytes, proto, s));
         Reuse { blob: Some(blob), ip, l4, proto, seg_len, valid, first_fragment }
     }
 }
@@ -436,7 +438,15 @@ impl Reuse {
 /// is updated incrementally when the payload is the input's.
 pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>) -> Vec<u8> {
     let field = |i: usize| if layout.is_tuple() { heap.tuple_get(w, i) } else { w };
-    let mut out = Vec::new();
+    let size: usize = (layout.parts.iter().enumerate())
+        .map(|(i, part)| match part {
+            Part::Char | Part::Bool => 1,
+            Part::Int | Part::Host => 4,
+            Part::String => heap.bytes(field(i)).len() + 1,
+            _ => heap.bytes(field(i)).len(),
+        })
+        .sum();
+    let mut out = Vec::with_capacity(size);
     let mut ip_at = None;
     let mut l4 = None;
     let mut blob = None;
@@ -464,11 +474,25 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
         }
     }
     if let Some(ipo) = ip_at {
-        let same_payload = reuse.filter(|r| r.valid && r.blob.is_some() && r.blob == blob);
+        let same_payload = reuse.filter(|r| r.valid && r.blob.is_some() && r.blob == blob).map(|r| Base {
+            ip: heap.bytes(r.ip),
+            l4: heap.bytes(r.l4),
+            proto: r.proto,
+            seg_len: r.seg_len,
+        });
         let first_fragment = reuse.and_then(|r| r.first_fragment.as_ref());
-        fix_up(&mut out, ipo, l4, same_payload, first_fragment);
+        fix_up(&mut out, ipo, l4, same_payload.as_ref(), first_fragment);
     }
     out
+}
+
+/// The input's headers a sent packet's transport checksum is updated from (see
+/// [`Reuse`]).
+struct Base<'a> {
+    ip: &'a [u8],
+    l4: &'a [u8],
+    proto: u8,
+    seg_len: usize,
 }
 
 /// Make lengths, protocol and checksums of the IP packet at `ipo` correct.
@@ -476,7 +500,7 @@ fn fix_up(
     out: &mut [u8],
     ipo: usize,
     l4: Option<(usize, Part)>,
-    reuse: Option<&Reuse>,
+    reuse: Option<&Base<'_>>,
     first_fragment: Option<&FirstFragment>,
 ) {
     let pkt_len = out.len() - ipo;
@@ -555,8 +579,11 @@ fn fix_up(
             return; // no checksum
         }
     }
-    let ip_hdr: Vec<u8> = out[ipo..l4o].to_vec();
+    let pseudo = checksum::pseudo(&out[ipo..l4o], proto, seg_len);
     let hdr_len = reuse.map_or(0, |r| r.l4.len());
+    // The sum of a transport header with its checksum field (at an even offset) read as
+    // zero.
+    let sum_without_ck = |h: &[u8], acc: u64| checksum::sum(&h[ck_at + 2..], checksum::sum(&h[..ck_at], acc));
     // The shortcut holds only if the payload sits where it sat in the input: same
     // transport header length, same segment length (the payload is the same object).
     let new_hdr_len = if part == Part::Tcp { ((out[l4o + 12] >> 4) as usize * 4).min(seg_len) } else { 8 };
@@ -566,17 +593,13 @@ fn fix_up(
         Some(r) => {
             // RFC 1624: only the pseudo-header and the transport header changed.
             let old_ck = u16::from_be_bytes([r.l4[ck_at], r.l4[ck_at + 1]]);
-            let mut old_hdr = r.l4.clone();
-            old_hdr[ck_at..ck_at + 2].copy_from_slice(&[0, 0]);
-            let old_part = checksum::sum(&old_hdr, checksum::pseudo(&r.ip, proto, r.seg_len));
-            let mut new_hdr = out[l4o..l4o + hdr_len].to_vec();
-            new_hdr[ck_at..ck_at + 2].copy_from_slice(&[0, 0]);
-            let new_part = checksum::sum(&new_hdr, checksum::pseudo(&ip_hdr, proto, seg_len));
+            let old_part = sum_without_ck(r.l4, checksum::pseudo(r.ip, proto, r.seg_len));
+            let new_part = sum_without_ck(&out[l4o..l4o + hdr_len], pseudo);
             checksum::update(old_ck, old_part, new_part)
         }
         None => {
             out[l4o + ck_at..l4o + ck_at + 2].copy_from_slice(&[0, 0]);
-            checksum::finish(checksum::sum(&out[l4o..], checksum::pseudo(&ip_hdr, proto, seg_len)))
+            checksum::finish(checksum::sum(&out[l4o..], pseudo))
         }
     };
     // UDP transmits a computed 0 as 0xffff (0 means "no checksum").
