@@ -112,6 +112,7 @@ impl Heap {
 
     // ---- allocation -------------------------------------------------------------
 
+    #[inline]
     fn alloc_scratch(&mut self, o: SObj) -> Word {
         let i = self.scratch.len() as Word;
         self.scratch.push(o);
@@ -119,12 +120,14 @@ impl Heap {
         SCRATCH_BIT | i
     }
 
+    #[inline]
     fn scratch_bytes(&mut self, b: &[u8]) -> Word {
         let start = self.sbytes.len() as u32;
         self.sbytes.extend_from_slice(b);
         self.alloc_scratch(SObj::Bytes { start, len: b.len() as u32 })
     }
 
+    #[inline]
     fn scratch_tuple(&mut self, fields: &[Word], mask: u64) -> Word {
         let start = self.swords.len() as u32;
         self.swords.extend_from_slice(fields);
@@ -132,6 +135,7 @@ impl Heap {
     }
 
     /// The scratch object behind a scratch handle.
+    #[inline]
     fn sobj(&self, h: Word) -> SObj {
         self.scratch[(h & !SCRATCH_BIT) as usize]
     }
@@ -149,6 +153,7 @@ impl Heap {
     }
 
     /// New bytes (string, blob or header) in the scratch space.
+    #[inline]
     pub fn alloc_bytes(&mut self, b: &[u8]) -> Word {
         self.scratch_bytes(b)
     }
@@ -156,6 +161,7 @@ impl Heap {
     /// A copy of the bytes of `src` with `n` bytes at `off` set to `v` (big-endian; an
     /// offset beyond the end changes nothing), built in place in the scratch space: a
     /// functional setter without a temporary buffer.
+    #[inline]
     pub fn bytes_with_field(&mut self, src: Word, off: usize, n: usize, v: u64) -> Word {
         let start = self.sbytes.len();
         if Self::is_scratch(src) {
@@ -191,6 +197,7 @@ impl Heap {
     }
 
     /// A new tuple of `n` zero fields; `mask` bit i says whether field i is a handle.
+    #[inline]
     pub fn alloc_tuple(&mut self, n: usize, mask: u64) -> Word {
         let start = self.swords.len() as u32;
         self.swords.resize(self.swords.len() + n, 0);
@@ -198,11 +205,13 @@ impl Heap {
     }
 
     /// A new tuple with the given fields.
+    #[inline]
     pub fn tuple_from(&mut self, fields: &[Word], mask: u64) -> Word {
         self.scratch_tuple(fields, mask)
     }
 
     /// A new list cell.
+    #[inline]
     pub fn cons(&mut self, head: Word, tail: Word, head_is_ptr: bool) -> Word {
         self.alloc_scratch(SObj::Cons { head, tail, ptr: head_is_ptr })
     }
@@ -216,22 +225,26 @@ impl Heap {
     // ---- access -----------------------------------------------------------------
 
     /// A persistent object (the handle must not be a scratch one).
+    #[inline]
     fn obj(&self, h: Word) -> &Obj {
         debug_assert!(h & SCRATCH_BIT == 0);
         &self.persist[(h - 1) as usize]
     }
 
+    #[inline]
     fn obj_mut(&mut self, h: Word) -> &mut Obj {
         debug_assert!(h & SCRATCH_BIT == 0);
         &mut self.persist[(h - 1) as usize]
     }
 
     /// Is `h` a handle to a scratch object?
+    #[inline]
     pub fn is_scratch(h: Word) -> bool {
         h & SCRATCH_BIT != 0
     }
 
     /// The bytes of a string, blob or header.
+    #[inline]
     pub fn bytes(&self, h: Word) -> &[u8] {
         if Self::is_scratch(h) {
             match self.sobj(h) {
@@ -247,6 +260,7 @@ impl Heap {
     }
 
     /// The fields of a tuple.
+    #[inline]
     fn fields(&self, h: Word) -> &[Word] {
         if Self::is_scratch(h) {
             match self.sobj(h) {
@@ -262,11 +276,13 @@ impl Heap {
     }
 
     /// Field `i` of a tuple.
+    #[inline]
     pub fn tuple_get(&self, h: Word, i: usize) -> Word {
         self.fields(h)[i]
     }
 
     /// Initialise field `i` of a tuple made by [`Heap::alloc_tuple`] in this packet.
+    #[inline]
     pub fn tuple_set(&mut self, h: Word, i: usize, w: Word) {
         match (Self::is_scratch(h), self.sobj_checked(h)) {
             (true, Some(SObj::Tuple { start, len, .. })) if (i as u32) < len => {
@@ -276,6 +292,7 @@ impl Heap {
         }
     }
 
+    #[inline]
     fn sobj_checked(&self, h: Word) -> Option<SObj> {
         Self::is_scratch(h).then(|| self.sobj(h))
     }
@@ -286,6 +303,7 @@ impl Heap {
     }
 
     /// Set the tail of a list cell made in this packet (to build a list front to back).
+    #[inline]
     pub fn set_tail(&mut self, cell: Word, tail: Word) {
         match self.sobj_checked(cell) {
             Some(SObj::Cons { head, ptr, .. }) => {
@@ -296,6 +314,7 @@ impl Heap {
     }
 
     /// Head and tail of a non-empty list.
+    #[inline]
     fn cell(&self, h: Word) -> (Word, Word) {
         if Self::is_scratch(h) {
             match self.sobj(h) {
@@ -311,11 +330,13 @@ impl Heap {
     }
 
     /// Head of a non-empty list.
+    #[inline]
     pub fn head(&self, h: Word) -> Word {
         self.cell(h).0
     }
 
     /// Tail of a non-empty list.
+    #[inline]
     pub fn tail(&self, h: Word) -> Word {
         self.cell(h).1
     }
@@ -341,6 +362,7 @@ impl Heap {
 
     // ---- tables -----------------------------------------------------------------
 
+    #[inline]
     fn table(&self, t: Word) -> &Table {
         match self.obj(t) {
             Obj::Table(tb) => tb,
@@ -348,6 +370,7 @@ impl Heap {
         }
     }
 
+    #[inline]
     fn table_mut(&mut self, t: Word) -> &mut Table {
         match self.obj_mut(t) {
             Obj::Table(tb) => tb,
@@ -356,6 +379,7 @@ impl Heap {
     }
 
     /// The value stored under an encoded key.
+    #[inline]
     pub fn table_get(&self, t: Word, key: &[u8]) -> Option<Word> {
         self.table(t).map.get(key).map(|&(w, _)| w)
     }
