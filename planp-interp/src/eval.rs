@@ -184,6 +184,14 @@ impl Machine {
         self.fp = 0;
     }
 
+    /// A list of the `n` words from frame index `first`, in order.
+    #[inline]
+    pub fn list_from_frame(&mut self, first: Word, n: usize, elem_is_ptr: bool) -> Word {
+        let start = first as usize;
+        let Machine { rt, stack, .. } = self;
+        rt.heap.list_from(&stack[start..start + n], elem_is_ptr)
+    }
+
     /// Call a primitive: its arguments are the `n` words from frame index `first`.
     #[inline]
     pub fn call_prim(
@@ -297,25 +305,15 @@ pub mod engine {
                 Ok(m.rt.heap.tuple_get(h, *i as usize))
             }
             ExprKind::Nil => Ok(lift(NIL)),
-            ExprKind::List(es, elem_ptr) => {
-                // Built front to back (the elements are evaluated left to right): each
-                // new cell becomes the tail of the previous one. Whether a cell is the
-                // first is static.
-                #[dynamic]
-                let mut first = NIL;
-                #[dynamic]
-                let mut last = NIL;
+            ExprKind::List(es, elem_ptr, base) => {
+                // The elements, left to right, into their slots; then the list in one
+                // step.
                 for (i, x) in es.iter().enumerate() {
                     let v = eval(p, x, m)?;
-                    let cell = m.rt.heap.cons(v, NIL, *elem_ptr);
-                    if i == 0 {
-                        first = cell;
-                    } else {
-                        m.rt.heap.set_tail(last, cell);
-                    }
-                    last = cell;
+                    m.frame_store(base + i as Slot, v);
                 }
-                Ok(first)
+                let first = m.frame_index(*base);
+                Ok(m.list_from_frame(first, es.len(), *elem_ptr))
             }
             ExprKind::Cons(h, t, head_ptr) => {
                 let x = eval(p, h, m)?;

@@ -265,9 +265,11 @@ pub enum ExprKind {
     Proj(Box<Expr>, u32),
     /// `[]`
     Nil,
-    /// `[e1, ..., en]` (n >= 1); the flag says whether the elements are handles. Flat,
-    /// so that a long list literal does not make a deep tree.
-    List(Vec<Expr>, bool),
+    /// `[e1, ..., en]` (n >= 1); the flag says whether the elements are handles; the
+    /// elements are evaluated into the `n` frame slots from the third field, then the
+    /// list is built from them in one step. Flat, so that a long list literal does not
+    /// make a deep tree.
+    List(Vec<Expr>, bool, Slot),
     /// `h :: t`; the flag says whether the head is a handle.
     Cons(Box<Expr>, Box<Expr>, bool),
     /// `raise E`

@@ -1086,6 +1086,9 @@ impl Checker {
             A::List(es) => {
                 let elem = self.subst.fresh();
                 let mut out = Vec::new();
+                // The elements' values wait in n slots while the later ones are computed.
+                let mark = self.ctx().next;
+                let base = self.alloc(es.len() as u32);
                 for x in es {
                     let x = self.expr(x);
                     let sp = x.span;
@@ -1097,8 +1100,9 @@ impl Checker {
                     });
                     out.push(x);
                 }
+                self.ctx().next = mark;
                 let ty = Type::List(Box::new(elem));
-                if out.is_empty() { mk(ExprKind::Nil, ty) } else { mk(ExprKind::List(out, false), ty) }
+                if out.is_empty() { mk(ExprKind::Nil, ty) } else { mk(ExprKind::List(out, false, base), ty) }
             }
             A::Unary(op, inner) => {
                 let inner = self.expr(inner);
@@ -2401,7 +2405,7 @@ impl Checker {
                 binds.iter_mut().for_each(|(_, v)| self.fin(v));
                 self.fin(body);
             }
-            ExprKind::List(es, ptr) => {
+            ExprKind::List(es, ptr, _) => {
                 es.iter_mut().for_each(|x| self.fin(x));
                 *ptr = matches!(&e.ty, Type::List(t) if t.is_ptr());
             }
@@ -2502,7 +2506,7 @@ fn depth(e: &Expr, fun_depth: &[usize]) -> usize {
         | ExprKind::Nil
         | ExprKind::Raise(_) => vec![],
         ExprKind::Let { binds, body } => binds.iter().map(|(_, v)| v).chain([&**body]).collect(),
-        ExprKind::Seq(es) | ExprKind::List(es, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
+        ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
         ExprKind::If(a, b, c) => vec![a, b, c],
         ExprKind::And(a, b)
         | ExprKind::Or(a, b)
