@@ -184,6 +184,14 @@ impl Machine {
         self.fp = 0;
     }
 
+    /// Store the head of the non-empty list `l` at frame index `at`; give its tail.
+    #[inline]
+    pub fn uncons_into(&mut self, l: Word, at: Word) -> Word {
+        let (head, tail) = (self.rt.heap.head(l), self.rt.heap.tail(l));
+        self.stack[at as usize] = head;
+        tail
+    }
+
     /// A list of the `n` words from frame index `first`, in order.
     #[inline]
     pub fn list_from_frame(&mut self, first: Word, n: usize, elem_is_ptr: bool) -> Word {
@@ -369,15 +377,15 @@ pub mod engine {
                     FoldDir::Right => (base + off + 1, base + off),
                 };
                 while cur != NIL {
-                    let x = m.rt.heap.head(cur);
                     m.frame_store(acc_slot, acc);
-                    m.frame_store(elem_slot, x);
+                    // The element into its slot and the rest of the list, in one step.
+                    let elem_at = m.frame_index(elem_slot);
+                    cur = m.uncons_into(cur, elem_at);
                     if let Some(hops) = link {
                         let fr = frame_up(*hops, m);
                         m.frame_store(*base, fr);
                     }
                     acc = call(p, f, *base, m)?;
-                    cur = m.rt.heap.tail(cur);
                 }
                 Ok(acc)
             }
