@@ -238,6 +238,7 @@ pub mod engine {
 
     /// Evaluate `e` in the current frame.
     pub fn eval(#[stat] p: &Program, #[stat] e: &Expr, #[dynamic] m: &mut Machine) -> Result<Word, Raised> {
+        note!("{}", p.source_note(e));
         match &e.kind {
             ExprKind::Const(w) => Ok(lift(*w)),
             ExprKind::Str(i) => Ok(m.string(*i)),

@@ -351,6 +351,33 @@ pub struct Delta {
 }
 
 impl Program {
+    /// Where `e` is in the program's source and how it reads, for the notes of
+    /// generated code: `line:column  text` (the first line of the text, at most 60
+    /// characters). Empty for constants and variables (they would only repeat the
+    /// expression around them) and for expressions whose text is not the program's
+    /// (declarations typed at the REPL).
+    pub fn source_note(&self, e: &Expr) -> String {
+        if matches!(
+            e.kind,
+            ExprKind::Const(_)
+                | ExprKind::Str(_)
+                | ExprKind::Local(_)
+                | ExprKind::Outer { .. }
+                | ExprKind::Global(_)
+                | ExprKind::Nil
+        ) {
+            return String::new();
+        }
+        let Some(text) = self.text.get(e.span.start as usize..e.span.end as usize).filter(|t| !t.is_empty()) else {
+            return String::new();
+        };
+        let first = text.lines().next().unwrap_or("").trim_end();
+        let short: String = first.chars().take(60).collect();
+        let cut = if short.len() < text.trim_end().len() { " ..." } else { "" };
+        let (line, col) = crate::span::line_col(&self.text, e.span.start as usize);
+        format!("{line}:{col}  {short}{cut}")
+    }
+
     /// Add declarations checked after the program.
     pub fn extend(&mut self, d: &Delta) {
         self.globals.extend(d.globals.iter().cloned());

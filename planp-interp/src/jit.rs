@@ -43,17 +43,13 @@ impl std::fmt::Debug for Compiled {
 }
 
 impl Compiled {
-    /// Generate the code of every channel of `prog`.
+    /// Generate the code of every channel of `prog` (without notes: the code that runs).
     pub fn new(prog: Arc<Program>) -> Result<Compiled, JitError> {
         planp_jit::available()?;
         let start = Instant::now();
         let mut channels = Vec::with_capacity(prog.channels.len());
-        for ch in &prog.channels {
-            let mut cg: Gen<'_, Machine> = Gen::new();
-            cg.note(&format!("channel {}#{}", ch.name, ch.overload));
-            let v = engine::eval_gen(&prog, &ch.body, &mut cg);
-            cg.ret(v);
-            channels.push(cg.finish()?);
+        for i in 0..prog.channels.len() {
+            channels.push(generate(&prog, i, false)?);
         }
         let gen_time = start.elapsed();
         Ok(Compiled { prog, channels, gen_time })
@@ -74,9 +70,27 @@ impl Compiled {
         if ret.status == planp_jit::OK { Ok(ret.value) } else { Err(Raised) }
     }
 
-    /// Channel `i`'s code, disassembled.
+    /// Channel `i`'s code, disassembled, with notes: the interpreter construct each
+    /// block came from and, above it, the PLAN-P source (line:column and text). The
+    /// notes are recorded by generating the channel again with them on; generation is
+    /// deterministic and notes never change the code, so the bytes shown are the bytes
+    /// that run (`tests/jit_notes.rs` checks it).
     pub fn disassemble(&self, i: usize) -> String {
-        self.channels[i].disassemble()
+        match generate(&self.prog, i, true) {
+            Ok(code) => code.disassemble(),
+            Err(_) => self.channels[i].disassemble(),
+        }
+    }
+
+    /// Channel `i`'s code bytes as they run.
+    pub fn channel_code(&self, i: usize) -> &[u8] {
+        self.channels[i].bytes()
+    }
+
+    /// Channel `i`'s code bytes generated again with notes on (for the check that notes
+    /// do not change the code).
+    pub fn channel_code_with_notes(&self, i: usize) -> Result<Vec<u8>, JitError> {
+        Ok(generate(&self.prog, i, true)?.bytes().to_vec())
     }
 
     /// The size of all the code, in bytes.
@@ -88,4 +102,17 @@ impl Compiled {
     pub fn channel_bytes(&self, i: usize) -> usize {
         self.channels[i].len()
     }
+}
+
+/// Generate channel `i`'s code, with notes or without.
+fn generate(prog: &Program, i: usize, notes: bool) -> Result<Code<Machine>, JitError> {
+    let ch = &prog.channels[i];
+    let mut cg: Gen<'_, Machine> = Gen::new();
+    cg.set_notes(notes);
+    if notes {
+        cg.note(&format!("channel {}#{}", ch.name, ch.overload));
+    }
+    let v = engine::eval_gen(prog, &ch.body, &mut cg);
+    cg.ret(v);
+    cg.finish()
 }

@@ -167,3 +167,35 @@ fn a_planted_difference_is_caught() {
     let e = compare(a, c, &caps).expect_err("a changed state must be seen");
     assert!(e.contains("differ"), "{e}");
 }
+
+/// The code `:asm` and `--dump-asm` show is generated again with notes on; notes must not
+/// change a byte of it, for every channel of every program. And the notes carry the
+/// PLAN-P source: line, column and text of each expression.
+#[test]
+fn notes_do_not_change_the_code() {
+    if planp_jit::available().is_err() {
+        return;
+    }
+    let mut channels = 0;
+    for path in programs() {
+        let Some(prog) = load(&path) else { continue };
+        let c = planp_interp::jit::Compiled::new(prog.clone()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for i in 0..prog.channels.len() {
+            let with = c.channel_code_with_notes(i).unwrap();
+            assert_eq!(c.channel_code(i), &with[..], "{} channel {i}: notes changed the code", path.display());
+            channels += 1;
+        }
+    }
+    assert!(channels > 30, "{channels} channels");
+    let prog = load(&root().join("examples/paper/figure2.planp")).unwrap();
+    let asm = planp_interp::jit::Compiled::new(prog).unwrap().disassemble(0);
+    for want in [
+        "; channel network#0",
+        "; 36:5  if (tcpDst(tcph) = 80) then ...",
+        "; 39:27  getSetS(ipSrc(iph), ipDst(iph), (tcph), ss, ps)",
+        "; 17:26  (src, tcpSrc(tcph))",
+        "; eval: ExprKind::If",
+    ] {
+        assert!(asm.contains(want), "no {want:?} in\n{asm}");
+    }
+}

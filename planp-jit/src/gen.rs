@@ -232,6 +232,8 @@ pub struct Gen<'p, M> {
     pending_notes: usize,
     notes: Vec<Note>,
     note_text: String,
+    /// Are notes recorded? (Off, [`Gen::note`] does nothing: code generated to run.)
+    notes_on: bool,
     /// Offset of the prologue's `sub rsp, imm32`.
     reserve_at: usize,
     after_prologue: DynamicLabel,
@@ -468,6 +470,7 @@ impl<'p, M> Gen<'p, M> {
             pending_notes: 0,
             notes: Vec::new(),
             note_text: String::new(),
+            notes_on: true,
             reserve_at,
             after_prologue,
             exit,
@@ -968,8 +971,24 @@ impl<'p, M> Gen<'p, M> {
 
     // ---- finishing ----------------------------------------------------------------
 
-    /// Attach `text` to the code emitted next (shown by [`Code::disassemble`]).
+    /// Record notes or not (they are recorded unless this says otherwise). Notes never
+    /// change the code, only what [`Code::disassemble`] shows beside it; a generating
+    /// extension asks [`Gen::notes`] before it formats one.
+    pub fn set_notes(&mut self, on: bool) {
+        self.notes_on = on;
+    }
+
+    /// Are notes recorded?
+    pub fn notes(&self) -> bool {
+        self.notes_on
+    }
+
+    /// Attach `text` to the code emitted next (shown by [`Code::disassemble`]); an empty
+    /// text adds nothing.
     pub fn note(&mut self, text: &str) {
+        if !self.notes_on || text.is_empty() {
+            return;
+        }
         let start = self.note_text.len();
         self.note_text.push_str(text);
         self.notes.push(Note { offset: self.asm.offset().0, text: start..self.note_text.len() });

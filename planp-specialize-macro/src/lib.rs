@@ -23,7 +23,9 @@
 //!
 //! Inside the module, `#[dynamic] let mut x = ...` makes a variable dynamic although its
 //! first value is static (a loop accumulator); `#[stat]` on a `let` asserts that its value
-//! is static.
+//! is static. The statement `note!(fmt, args..)`, with static arguments only, attaches a
+//! note formatted at specialization time to the code emitted next (the disassembly shows
+//! it); the interpreter's copy drops it, so it costs the interpreter nothing.
 
 mod model;
 mod translate;
@@ -36,13 +38,19 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Item, ItemFn, ItemMod, Type};
 
-/// Remove binding-time attributes from `let` statements (the interpreter's copy).
+/// Remove binding-time attributes from `let` statements and `note!` statements (the
+/// interpreter's copy).
 struct StripLetAttrs;
 
 impl VisitMut for StripLetAttrs {
     fn visit_local_mut(&mut self, l: &mut syn::Local) {
         l.attrs.retain(|a| !(a.path().is_ident("stat") || a.path().is_ident("dynamic")));
         syn::visit_mut::visit_local_mut(self, l);
+    }
+
+    fn visit_block_mut(&mut self, b: &mut syn::Block) {
+        b.stmts.retain(|s| !matches!(s, syn::Stmt::Macro(m) if m.mac.path.is_ident("note")));
+        syn::visit_mut::visit_block_mut(self, b);
     }
 }
 

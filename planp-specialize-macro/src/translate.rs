@@ -474,6 +474,30 @@ impl<'a> Cx<'a> {
         match s {
             Stmt::Local(l) => self.local(l),
             Stmt::Item(i) => Err(err_at(i, "items inside a two-level function are not supported: put them outside")),
+            // `note!(fmt, args..)`: a note on the code emitted next, formatted from static
+            // values at specialization time (the interpreter's copy drops it).
+            Stmt::Macro(m) if m.mac.path.is_ident("note") => {
+                const NOTE: &str = "a note is formatted when the code is generated: it can only show static values";
+                if let Some(sp) = self.mentions_dynamic(m.mac.tokens.clone()) {
+                    return Err(err(sp, NOTE));
+                }
+                // Names captured by the format string (`{x}`, `{x:?}`) count too.
+                if let Some(TokenTree::Literal(lit)) = m.mac.tokens.clone().into_iter().next() {
+                    let text = lit.to_string();
+                    for piece in text.split('{').skip(1) {
+                        let name: String = piece.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                        if name.is_empty() || name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                            continue;
+                        }
+                        let id = Ident::new(&name, lit.span());
+                        if self.lookup(&id).is_some_and(|b| !matches!(b, Bind::Static { .. })) {
+                            return Err(err(lit.span(), NOTE));
+                        }
+                    }
+                }
+                let tokens = &m.mac.tokens;
+                Ok(quote!(if #cg.notes() { #cg.note(&::std::format!(#tokens)); }))
+            }
             Stmt::Macro(m) => {
                 if let Some(sp) = self.mentions_dynamic(m.mac.tokens.clone()) {
                     return Err(err(sp, "a macro cannot take dynamic values: call a function instead"));

@@ -26,6 +26,7 @@ fn ui() {
         "dynamic_shift",
         "static_while",
         "dynamic_in_closure",
+        "dynamic_note",
     ] {
         t.compile_fail(format!("tests/ui/{case}.rs"));
     }
