@@ -56,8 +56,11 @@ enum Bind {
     /// A `let mut` dynamic variable: a `Var` (released at scope end).
     Var(Ty),
     /// A dynamic value held by a parameter or `let`: a `V` it owns, if owned
-    /// (discarded at scope end).
-    Val(Ty),
+    /// (discarded at scope end). The flag says the name is used once, outside any loop
+    /// or closure, in its scope: that use is its last, so it hands the value over owned
+    /// (an operation can then work in place, a call need not save it) instead of
+    /// shared; the discard at scope end is then a no-op.
+    Val(Ty, bool),
     Machine,
     Marker,
 }
@@ -75,6 +78,8 @@ pub struct Cx<'a> {
     scopes: Vec<Scope>,
     /// Depth of dynamic control (dynamic `if`, `while`, handler arms).
     dyn_depth: usize,
+    /// Set by a block for the `let` it translates next: is its name used once after it?
+    next_let_once: bool,
     counter: u32,
     /// When the function has `return`s: the result var (if it gives a word) and the
     /// exit label.
@@ -223,6 +228,7 @@ impl<'a> Cx<'a> {
             machine_name,
             scopes: vec![Scope { vars: Vec::new() }],
             dyn_depth: 0,
+            next_let_once: false,
             counter: 0,
             ret: None,
             shims: Vec::new(),
@@ -282,7 +288,7 @@ impl<'a> Cx<'a> {
             let b = match p.kind {
                 ParamKind::Static => Bind::Static { depth: 0 },
                 ParamKind::Machine => Bind::Machine,
-                ParamKind::Word(w) => Bind::Val(Some(w)),
+                ParamKind::Word(w) => Bind::Val(Some(w), used_once(&p.name, body.stmts.iter())),
             };
             self.bind(p.name.clone(), b);
         }
@@ -367,7 +373,7 @@ impl<'a> Cx<'a> {
                 continue;
             }
             match bind {
-                Bind::Val(_) => drops.extend(quote!(#cg.discard(#name);)),
+                Bind::Val(..) => drops.extend(quote!(#cg.discard(#name);)),
                 Bind::Var(_) => drops.extend(quote!(#cg.release_var(#name);)),
                 _ => {}
             }
@@ -409,6 +415,18 @@ impl<'a> Cx<'a> {
                     return Ok((out, o, moved.map(|m| m.0)));
                 }
                 _ => {
+                    // A `let` of one name: is that name used once in the rest of the block?
+                    self.next_let_once = match s {
+                        Stmt::Local(l) => match &l.pat {
+                            Pat::Ident(pi) => used_once(&pi.ident, b.stmts[i + 1..].iter()),
+                            Pat::Type(pt) => match &*pt.pat {
+                                Pat::Ident(pi) => used_once(&pi.ident, b.stmts[i + 1..].iter()),
+                                _ => false,
+                            },
+                            _ => false,
+                        },
+                        _ => false,
+                    };
                     let (ts, never) = self.stmt_diverging(s)?;
                     out.extend(ts);
                     diverged = never;
@@ -437,7 +455,7 @@ impl<'a> Cx<'a> {
         let scope = self.scopes.last()?;
         let (_, b) = scope.vars.iter().rev().find(|(n, _)| n == id)?;
         match b {
-            Bind::Val(ty) => Some((id.clone(), *ty, wrap)),
+            Bind::Val(ty, _) => Some((id.clone(), *ty, wrap)),
             _ => None,
         }
     }
@@ -578,7 +596,8 @@ impl<'a> Cx<'a> {
                             self.bind(id.clone(), Bind::Var(ty));
                             Ok(quote!(let #id = #cg.var(); { let __v = #ts; #cg.set(#id, __v); }))
                         } else {
-                            self.bind(id.clone(), Bind::Val(ty));
+                            let once = std::mem::take(&mut self.next_let_once);
+                            self.bind(id.clone(), Bind::Val(ty, once));
                             Ok(quote!(let #id = #ts;))
                         }
                     }
@@ -760,7 +779,8 @@ impl<'a> Cx<'a> {
         {
             match self.lookup(id) {
                 Some(Bind::Static { .. }) | None => Ok(Out::Static(quote!(#p))),
-                Some(Bind::Val(ty)) => Ok(Out::Dyn(quote!(#id.shared()), ty)),
+                Some(Bind::Val(ty, true)) => Ok(Out::Dyn(quote!(#id), ty)),
+                Some(Bind::Val(ty, false)) => Ok(Out::Dyn(quote!(#id.shared()), ty)),
                 Some(Bind::Var(ty)) => {
                     let cg = &self.cg;
                     Ok(Out::Dyn(quote!(#cg.get(#id)), ty))
@@ -1360,7 +1380,7 @@ impl<'a> Cx<'a> {
             match p {
                 Pat::Ident(pi) if has_value => {
                     let id = pi.ident.clone();
-                    self.bind(id.clone(), Bind::Val(scrut_ty));
+                    self.bind(id.clone(), Bind::Val(scrut_ty, false));
                     ok_prefix = quote!(let #id = #s;);
                 }
                 Pat::Wild(_) if has_value => ok_prefix = quote!(#cg.discard(#s);),
@@ -1590,7 +1610,7 @@ impl<'a> Cx<'a> {
                 }
                 Ok(Out::Static(quote!(#id = #rt)))
             }
-            Some(Bind::Val(_)) => {
+            Some(Bind::Val(..)) => {
                 Err(err_at(&a.left, "this dynamic variable is not `mut`: declare it `let mut` to assign it"))
             }
             _ => Err(err_at(&a.left, "this cannot be assigned")),
@@ -2109,4 +2129,81 @@ fn pretty(ts: &TokenStream) -> String {
     } else {
         s
     }
+}
+
+/// Is `name` used at most once on every path through `stmts` (and at least once), and
+/// not inside a loop or a closure (where one occurrence may run, or be emitted, more than
+/// once)? Then each use is the value's last on its path. Conservative: any other occurrence of the name (a shadowing binding's use, a
+/// mention inside a macro) counts as a use.
+fn used_once<'a>(name: &Ident, stmts: impl Iterator<Item = &'a Stmt>) -> bool {
+    struct Uses<'n> {
+        name: &'n Ident,
+        count: usize,
+        looping: usize,
+        bad: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Uses<'_> {
+        fn visit_ident(&mut self, i: &'ast Ident) {
+            if i == self.name {
+                self.count += 1;
+                if self.looping > 0 {
+                    self.bad = true;
+                }
+            }
+        }
+        fn visit_macro(&mut self, m: &'ast syn::Macro) {
+            if m.tokens.to_string().contains(&self.name.to_string()) {
+                self.bad = true;
+            }
+            syn::visit::visit_macro(self, m);
+        }
+        fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+            self.looping += 1;
+            syn::visit::visit_expr_while(self, e);
+            self.looping -= 1;
+        }
+        fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
+            self.looping += 1;
+            syn::visit::visit_expr_for_loop(self, e);
+            self.looping -= 1;
+        }
+        fn visit_expr_loop(&mut self, e: &'ast syn::ExprLoop) {
+            self.looping += 1;
+            syn::visit::visit_expr_loop(self, e);
+            self.looping -= 1;
+        }
+        fn visit_expr_closure(&mut self, e: &'ast syn::ExprClosure) {
+            self.looping += 1;
+            syn::visit::visit_expr_closure(self, e);
+            self.looping -= 1;
+        }
+        // Branches exclude each other: a use in each arm is one use on every path.
+        fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+            self.visit_expr(&m.expr);
+            let mut most = 0;
+            for arm in &m.arms {
+                let mut sub = Uses { name: self.name, count: 0, looping: self.looping, bad: false };
+                syn::visit::visit_arm(&mut sub, arm);
+                most = most.max(sub.count);
+                self.bad |= sub.bad;
+            }
+            self.count += most;
+        }
+        fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
+            self.visit_expr(&e.cond);
+            let mut then = Uses { name: self.name, count: 0, looping: self.looping, bad: false };
+            syn::visit::visit_block(&mut then, &e.then_branch);
+            let mut other = Uses { name: self.name, count: 0, looping: self.looping, bad: false };
+            if let Some((_, x)) = &e.else_branch {
+                other.visit_expr(x);
+            }
+            self.count += then.count.max(other.count);
+            self.bad |= then.bad || other.bad;
+        }
+    }
+    let mut u = Uses { name, count: 0, looping: 0, bad: false };
+    for s in stmts {
+        syn::visit::Visit::visit_stmt(&mut u, s);
+    }
+    u.count == 1 && !u.bad
 }
