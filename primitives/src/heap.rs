@@ -302,17 +302,6 @@ impl Heap {
         self.fields(h).len()
     }
 
-    /// Set the tail of a list cell made in this packet (to build a list front to back).
-    #[inline]
-    pub fn set_tail(&mut self, cell: Word, tail: Word) {
-        match self.sobj_checked(cell) {
-            Some(SObj::Cons { head, ptr, .. }) => {
-                self.scratch[(cell & !SCRATCH_BIT) as usize] = SObj::Cons { head, tail, ptr };
-            }
-            _ => panic!("internal error: set_tail() on a cell that is not being built"),
-        }
-    }
-
     /// Head and tail of a non-empty list.
     #[inline]
     fn cell(&self, h: Word) -> (Word, Word) {
