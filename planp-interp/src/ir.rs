@@ -350,6 +350,36 @@ pub struct Delta {
     pub warnings: Vec<crate::diag::Diag>,
 }
 
+impl Expr {
+    /// The sub-expressions of `e`, in evaluation order (not the bodies of the functions
+    /// it calls).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Const(_)
+            | ExprKind::Str(_)
+            | ExprKind::Local(_)
+            | ExprKind::Outer { .. }
+            | ExprKind::Global(_)
+            | ExprKind::Nil
+            | ExprKind::Raise(_) => vec![],
+            ExprKind::Let { binds, body } => binds.iter().map(|(_, v)| v).chain([&**body]).collect(),
+            ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
+            ExprKind::If(a, b, c) => vec![a, b, c],
+            ExprKind::And(a, b)
+            | ExprKind::Or(a, b)
+            | ExprKind::Arith(_, a, b)
+            | ExprKind::Concat(a, b)
+            | ExprKind::Compare(_, _, a, b)
+            | ExprKind::Cons(a, b, _) => vec![a, b],
+            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => vec![a],
+            ExprKind::Try(b, hs) => std::iter::once(&**b).chain(hs.iter().map(|h| &h.body)).collect(),
+            ExprKind::Call { args, .. } | ExprKind::Prim { args, .. } => args.iter().collect(),
+            ExprKind::Fold { init, list, .. } => vec![init, list],
+            ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
+        }
+    }
+}
+
 impl Program {
     /// Where `e` is in the program's source and how it reads, for the notes of
     /// generated code: `line:column  text` (the first line of the text, at most 60

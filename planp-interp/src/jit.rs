@@ -10,7 +10,7 @@
 #![allow(unsafe_code)] // Entering generated code; see `Compiled::run`.
 
 use crate::eval::{Machine, Raised, engine};
-use crate::ir::Program;
+use crate::ir::{Expr, ExprKind, Program};
 use planp_jit::{Code, Gen, JitError};
 use planp_primitives::Word;
 use std::sync::Arc;
@@ -44,8 +44,21 @@ impl std::fmt::Debug for Compiled {
 
 impl Compiled {
     /// Generate the code of every channel of `prog` (without notes: the code that runs).
+    /// A program whose channels would unfold into more than [`MAX_UNFOLDED`] expression
+    /// nodes is refused (`JitError::TooLarge`) before any code is generated: calls are
+    /// unfolded, so a chain of functions that each call the next twice doubles the code
+    /// at every step, and the interpreter (which runs the same calls without copying
+    /// them) is the engine for such a program.
     pub fn new(prog: Arc<Program>) -> Result<Compiled, JitError> {
         planp_jit::available()?;
+        let mut sizes = vec![None; prog.funs.len()];
+        let total = prog.channels.iter().fold(0u64, |t, ch| t.saturating_add(unfolded(&prog, &ch.body, &mut sizes)));
+        if total > MAX_UNFOLDED {
+            return Err(JitError::TooLarge(format!(
+                "the JIT unfolds every call, and this program's channels would become {} expression nodes (the limit is {MAX_UNFOLDED})",
+                if total == u64::MAX { "more than 2^64".to_string() } else { total.to_string() }
+            )));
+        }
         let start = Instant::now();
         let mut channels = Vec::with_capacity(prog.channels.len());
         for i in 0..prog.channels.len() {
@@ -115,4 +128,30 @@ fn generate(prog: &Program, i: usize, notes: bool) -> Result<Code<Machine>, JitE
     let v = engine::eval_gen(prog, &ch.body, &mut cg);
     cg.ret(v);
     cg.finish()
+}
+
+/// The most expression nodes the channels of a program may unfold into (with every call
+/// of a function replaced by its body) for the JIT to take it. At about 10 ns and 10 to
+/// 20 bytes of code per node, the limit is a few milliseconds and a few megabytes.
+pub const MAX_UNFOLDED: u64 = 200_000;
+
+/// How many expression nodes `e` unfolds into, a function's body counted at each call
+/// (memoized per function in `sizes`; there is no recursion, so this terminates);
+/// saturating.
+fn unfolded(prog: &Program, e: &Expr, sizes: &mut Vec<Option<u64>>) -> u64 {
+    let own = match &e.kind {
+        ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } => {
+            let f = fun.0 as usize;
+            match sizes[f] {
+                Some(n) => n,
+                None => {
+                    let n = unfolded(prog, &prog.funs[f].body, sizes);
+                    sizes[f] = Some(n);
+                    n
+                }
+            }
+        }
+        _ => 0,
+    };
+    e.children().into_iter().fold(own.saturating_add(1), |t, k| t.saturating_add(unfolded(prog, k, sizes)))
 }

@@ -2497,37 +2497,11 @@ pub const MAX_EVAL_DEPTH: usize = 2000;
 
 /// The nesting depth of evaluating `e`, given the depth of every function's body.
 fn depth(e: &Expr, fun_depth: &[usize]) -> usize {
-    let kids: Vec<&Expr> = match &e.kind {
-        ExprKind::Const(_)
-        | ExprKind::Str(_)
-        | ExprKind::Local(_)
-        | ExprKind::Outer { .. }
-        | ExprKind::Global(_)
-        | ExprKind::Nil
-        | ExprKind::Raise(_) => vec![],
-        ExprKind::Let { binds, body } => binds.iter().map(|(_, v)| v).chain([&**body]).collect(),
-        ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
-        ExprKind::If(a, b, c) => vec![a, b, c],
-        ExprKind::And(a, b)
-        | ExprKind::Or(a, b)
-        | ExprKind::Arith(_, a, b)
-        | ExprKind::Concat(a, b)
-        | ExprKind::Compare(_, _, a, b)
-        | ExprKind::Cons(a, b, _) => vec![a, b],
-        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => vec![a],
-        ExprKind::Try(b, hs) => std::iter::once(&**b).chain(hs.iter().map(|h| &h.body)).collect(),
-        ExprKind::Call { fun, args, .. } => {
-            let inner = fun_depth[fun.0 as usize];
-            return 1 + args.iter().map(|a| depth(a, fun_depth)).max().unwrap_or(0).max(inner + 1);
-        }
-        ExprKind::Prim { args, .. } => args.iter().collect(),
-        ExprKind::Fold { fun, init, list, .. } => {
-            let inner = fun_depth[fun.0 as usize];
-            return 1 + depth(init, fun_depth).max(depth(list, fun_depth)).max(inner + 1);
-        }
-        ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
+    let inner = match &e.kind {
+        ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } => fun_depth[fun.0 as usize] + 1,
+        _ => 0,
     };
-    1 + kids.into_iter().map(|k| depth(k, fun_depth)).max().unwrap_or(0)
+    1 + e.children().into_iter().map(|k| depth(k, fun_depth)).max().unwrap_or(0).max(inner)
 }
 
 fn bad_key(t: &Type) -> Option<Type> {

@@ -199,3 +199,33 @@ fn notes_do_not_change_the_code() {
         assert!(asm.contains(want), "no {want:?} in\n{asm}");
     }
 }
+
+/// Calls are unfolded, so a chain of functions that each call the next twice doubles the
+/// code at every step. Such a program is refused by the JIT before any code is made
+/// (not generated until memory runs out), with a message saying why, and the node runs
+/// it with the interpreter; a program just like it but small is compiled.
+#[test]
+fn exponential_unfolding_is_refused_not_attempted() {
+    if planp_jit::available().is_err() {
+        return;
+    }
+    let chain = |n: usize| {
+        let mut src = String::from("fun f0(x : int) : int = x + 1\n");
+        for i in 1..=n {
+            src += &format!("fun f{i}(x : int) : int = f{}(x) + f{}(x + 1)\n", i - 1, i - 1);
+        }
+        src += &format!(
+            "channel network(ps : int, ss : unit, p : ip*blob) is (OnRemote(network, p); (f{n}(ps) mod 7, ss))\n"
+        );
+        planp_interp::load("chain", &src).unwrap_or_else(|d| panic!("{}", d.render_plain()))
+    };
+    let big = chain(40);
+    let err = planp_interp::jit::Compiled::new(big.clone()).expect_err("2^40 copies of f0 must be refused");
+    let msg = err.to_string();
+    assert!(msg.contains("unfolds every call") && msg.contains("limit is"), "{msg}");
+    let node = Node::new(big, NodeConfig { engine: Engine::Jit, ..NodeConfig::default() }).unwrap();
+    assert!(node.compiled().is_none());
+    assert!(node.jit_unavailable().is_some_and(|w| w.contains("unfolds every call")), "{:?}", node.jit_unavailable());
+    let small = chain(6);
+    assert!(planp_interp::jit::Compiled::new(small).is_ok());
+}

@@ -21,6 +21,9 @@ pub enum JitError {
     /// The executable memory could not be set up.
     #[error("executable memory: {0}")]
     Memory(String),
+    /// The code asked for is larger than the generator's budget (its user measures).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// Can generated code run on this host? `Err` says why not.
