@@ -136,21 +136,7 @@ fn tree() -> impl Strategy<Value = E> {
         3 => (0..SLOTS).prop_map(E::Slot),
         1 => prop_oneof![Just(0u64), Just(1), Just(63), Just(u64::MAX), any::<u64>()].prop_map(E::Const),
     ];
-    let ops = prop::sample::select(vec![
-        Op2::Add,
-        Op2::Sub,
-        Op2::Mul,
-        Op2::And,
-        Op2::Or,
-        Op2::Xor,
-        Op2::Shl,
-        Op2::ShrU,
-        Op2::ShrS,
-        Op2::DivS,
-        Op2::RemS,
-        Op2::DivU,
-        Op2::RemU,
-    ]);
+    let ops = prop::sample::select(ALL_OP2.to_vec());
     leaf.prop_recursive(24, 96, 2, move |inner| {
         prop_oneof![
             6 => (ops.clone(), inner.clone(), inner.clone()).prop_map(|(op, a, b)| E::Bin(op, Box::new(a), Box::new(b))),

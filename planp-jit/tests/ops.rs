@@ -11,22 +11,6 @@ use planp_jit::*;
 use proptest::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-const ALL_OP2: [Op2; 13] = [
-    Op2::Add,
-    Op2::Sub,
-    Op2::Mul,
-    Op2::And,
-    Op2::Or,
-    Op2::Xor,
-    Op2::Shl,
-    Op2::ShrU,
-    Op2::ShrS,
-    Op2::DivS,
-    Op2::RemS,
-    Op2::DivU,
-    Op2::RemU,
-];
-
 const ALL_COND: [Cond; 10] =
     [Cond::Eq, Cond::Ne, Cond::LtS, Cond::LeS, Cond::GtS, Cond::GeS, Cond::LtU, Cond::LeU, Cond::GtU, Cond::GeU];
 

@@ -504,11 +504,7 @@ impl Repl {
             };
             stats.packets_in += 1;
             let o = self.session.node().process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
-            stats.channel_runs += o.channel.is_some() as u64;
-            stats.exceptions += o.exception.is_some() as u64;
-            stats.passed += o.pass_through as u64;
-            stats.dropped += (!o.pass_through && o.frames.is_empty()) as u64;
-            stats.frames_out += o.frames.len() as u64;
+            stats.count(&o);
             if !quiet && (all || stats.packets_in <= SHOWN_LINES) {
                 let line = self.compact_line(&prog, stats.packets_in, p.link, &p.data, &o);
                 if progress {

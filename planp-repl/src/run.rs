@@ -61,6 +61,17 @@ pub struct Stats {
     pub channel_runs: u64,
 }
 
+impl Stats {
+    /// Count what one packet's outcome did (everything but `packets_in`).
+    pub fn count(&mut self, o: &Outcome) {
+        self.channel_runs += o.channel.is_some() as u64;
+        self.exceptions += o.exception.is_some() as u64;
+        self.passed += o.pass_through as u64;
+        self.dropped += (!o.pass_through && o.frames.is_empty()) as u64;
+        self.frames_out += o.frames.len() as u64;
+    }
+}
+
 /// Escape bytes for a trace line: printable ASCII as is, the rest as `\n`, `\xHH`.
 pub fn escape(b: &[u8]) -> String {
     let mut s = String::new();
@@ -191,11 +202,7 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
         };
         stats.packets_in += 1;
         let o = node.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
-        stats.channel_runs += o.channel.is_some() as u64;
-        stats.exceptions += o.exception.is_some() as u64;
-        stats.passed += o.pass_through as u64;
-        stats.dropped += (!o.pass_through && o.frames.is_empty()) as u64;
-        stats.frames_out += o.frames.len() as u64;
+        stats.count(&o);
         if args.trace {
             for l in trace_lines(&prog, stats.packets_in, p.link, &p.data, p.ts_ns, &o) {
                 let _ = writeln!(out, "{l}");

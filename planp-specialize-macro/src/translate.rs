@@ -924,82 +924,57 @@ impl<'a> Cx<'a> {
     /// Code that jumps to `f` when the condition `e` is false and falls through when it
     /// is true.
     fn cond_false(&mut self, e: &Expr, f: &Ident) -> R<TokenStream> {
-        let cg = self.cg.clone();
-        match e {
-            Expr::Paren(p) => self.cond_false(&p.expr, f),
-            Expr::Binary(b) if matches!(b.op, BinOp::And(_)) => {
-                let a = self.cond_false(&b.left, f)?;
-                let c = self.cond_false(&b.right, f)?;
-                Ok(quote!(#a #c))
-            }
-            Expr::Binary(b) if matches!(b.op, BinOp::Or(_)) => {
-                let t = self.fresh("t");
-                let a = self.cond_true(&b.left, &t)?;
-                let c = self.cond_false(&b.right, f)?;
-                Ok(quote!(let #t = #cg.label(); #a #c #cg.bind(#t);))
-            }
-            Expr::Unary(u) if matches!(u.op, UnOp::Not(_)) && self.is_bool_cond(&u.expr)? => self.cond_true(&u.expr, f),
-            Expr::Binary(b) if is_comparison(&b.op) => {
-                let l = self.expr(&b.left, Want::Any)?;
-                let r = self.expr(&b.right, Want::Any)?;
-                if let (Out::Static(lt), Out::Static(rt)) = (&l, &r) {
-                    let op = &b.op;
-                    return Ok(quote!(if !(#lt #op #rt) { #cg.jump(#f); }));
-                }
-                let ty = Self::ty_of(&l).or(Self::ty_of(&r));
-                let c = cond_of(&b.op, ty, b)?;
-                let nc = negate_cond(&c);
-                let lv = self.value_of(l, ty, b.left.span())?;
-                let rv = self.value_of(r, ty, b.right.span())?;
-                Ok(quote!({ let __a = #lv; let __b = #rv; #cg.branch_cmp(#nc, __a, __b, #f); }))
-            }
-            _ => match self.expr(e, Want::Any)? {
-                Out::Static(ts) => Ok(quote!(if !(#ts) { #cg.jump(#f); })),
-                o => {
-                    let v = self.value_of(o, Some(WordTy::Bool), e.span())?;
-                    Ok(quote!({ let __c = #v; #cg.branch_zero(__c, #f); }))
-                }
-            },
-        }
+        self.cond_jump(e, f, false)
     }
 
-    /// Code that jumps to `t` when `e` is true and falls through when it is false.
-    fn cond_true(&mut self, e: &Expr, t: &Ident) -> R<TokenStream> {
+    /// Code that jumps to `l` when the condition `e` is `when` and falls through
+    /// otherwise. `&&` and `||` short-circuit (each is the other with `when` flipped, by
+    /// De Morgan), a boolean `!` flips `when`, a comparison is one compare and branch.
+    fn cond_jump(&mut self, e: &Expr, l: &Ident, when: bool) -> R<TokenStream> {
         let cg = self.cg.clone();
         match e {
-            Expr::Paren(p) => self.cond_true(&p.expr, t),
-            Expr::Binary(b) if matches!(b.op, BinOp::Or(_)) => {
-                let a = self.cond_true(&b.left, t)?;
-                let c = self.cond_true(&b.right, t)?;
+            Expr::Paren(p) => self.cond_jump(&p.expr, l, when),
+            // `a || b` jumping when true, `a && b` jumping when false: either side does.
+            Expr::Binary(b) if matches!(b.op, BinOp::Or(_)) == when && matches!(b.op, BinOp::And(_) | BinOp::Or(_)) => {
+                let a = self.cond_jump(&b.left, l, when)?;
+                let c = self.cond_jump(&b.right, l, when)?;
                 Ok(quote!(#a #c))
             }
-            Expr::Binary(b) if matches!(b.op, BinOp::And(_)) => {
-                let f = self.fresh("f");
-                let a = self.cond_false(&b.left, &f)?;
-                let c = self.cond_true(&b.right, t)?;
-                Ok(quote!(let #f = #cg.label(); #a #c #cg.bind(#f);))
+            // `a && b` jumping when true, `a || b` jumping when false: `a` decides alone
+            // only the other way, to a label just after.
+            Expr::Binary(b) if matches!(b.op, BinOp::And(_) | BinOp::Or(_)) => {
+                let skip = self.fresh(if when { "f" } else { "t" });
+                let a = self.cond_jump(&b.left, &skip, !when)?;
+                let c = self.cond_jump(&b.right, l, when)?;
+                Ok(quote!(let #skip = #cg.label(); #a #c #cg.bind(#skip);))
             }
             Expr::Unary(u) if matches!(u.op, UnOp::Not(_)) && self.is_bool_cond(&u.expr)? => {
-                self.cond_false(&u.expr, t)
+                self.cond_jump(&u.expr, l, !when)
             }
             Expr::Binary(b) if is_comparison(&b.op) => {
-                let l = self.expr(&b.left, Want::Any)?;
-                let r = self.expr(&b.right, Want::Any)?;
-                if let (Out::Static(lt), Out::Static(rt)) = (&l, &r) {
+                let lhs = self.expr(&b.left, Want::Any)?;
+                let rhs = self.expr(&b.right, Want::Any)?;
+                if let (Out::Static(lt), Out::Static(rt)) = (&lhs, &rhs) {
                     let op = &b.op;
-                    return Ok(quote!(if #lt #op #rt { #cg.jump(#t); }));
+                    let test = if when { quote!(#lt #op #rt) } else { quote!(!(#lt #op #rt)) };
+                    return Ok(quote!(if #test { #cg.jump(#l); }));
                 }
-                let ty = Self::ty_of(&l).or(Self::ty_of(&r));
+                let ty = Self::ty_of(&lhs).or(Self::ty_of(&rhs));
                 let c = cond_of(&b.op, ty, b)?;
-                let lv = self.value_of(l, ty, b.left.span())?;
-                let rv = self.value_of(r, ty, b.right.span())?;
-                Ok(quote!({ let __a = #lv; let __b = #rv; #cg.branch_cmp(#c, __a, __b, #t); }))
+                let c = if when { c } else { negate_cond(&c) };
+                let lv = self.value_of(lhs, ty, b.left.span())?;
+                let rv = self.value_of(rhs, ty, b.right.span())?;
+                Ok(quote!({ let __a = #lv; let __b = #rv; #cg.branch_cmp(#c, __a, __b, #l); }))
             }
             _ => match self.expr(e, Want::Any)? {
-                Out::Static(ts) => Ok(quote!(if #ts { #cg.jump(#t); })),
+                Out::Static(ts) => {
+                    let test = if when { quote!(#ts) } else { quote!(!(#ts)) };
+                    Ok(quote!(if #test { #cg.jump(#l); }))
+                }
                 o => {
                     let v = self.value_of(o, Some(WordTy::Bool), e.span())?;
-                    Ok(quote!({ let __c = #v; #cg.branch_nonzero(__c, #t); }))
+                    let branch = if when { quote!(branch_nonzero) } else { quote!(branch_zero) };
+                    Ok(quote!({ let __c = #v; #cg.#branch(__c, #l); }))
                 }
             },
         }

@@ -1,7 +1,7 @@
 //! Shared helpers of the tests: a test machine, shims, running code.
 #![allow(dead_code, unsafe_code)]
 
-use planp_jit::{Code, Gen, Ret, catch_panic};
+use planp_jit::{Code, Gen, Op2, Ret, catch_panic};
 
 /// The machine the test code runs on.
 #[derive(Default, Debug)]
@@ -104,3 +104,20 @@ pub extern "sysv64" fn panics_on_7(m: *mut TestMachine, a: u64) -> Ret {
 pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
 }
+
+/// Every two-operand operation.
+pub const ALL_OP2: [Op2; 13] = [
+    Op2::Add,
+    Op2::Sub,
+    Op2::Mul,
+    Op2::And,
+    Op2::Or,
+    Op2::Xor,
+    Op2::Shl,
+    Op2::ShrU,
+    Op2::ShrS,
+    Op2::DivS,
+    Op2::RemS,
+    Op2::DivU,
+    Op2::RemU,
+];
