@@ -42,6 +42,15 @@ pub struct Raise {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Raised;
 
+// SAFETY: `OFFSET` is where the field `part` returns lives in every `Machine`.
+#[allow(unsafe_code)] // The one promise the JIT needs to inline primitives (`Gen::part`).
+unsafe impl planp_jit::Part<Rt> for Machine {
+    const OFFSET: usize = std::mem::offset_of!(Machine, rt);
+    fn part(&mut self) -> &mut Rt {
+        &mut self.rt
+    }
+}
+
 impl planp_jit::ToWord for Raised {
     fn to_word(self) -> u64 {
         0
@@ -227,7 +236,7 @@ pub mod engine {
     use super::{Machine, Raised, concat, deep_compare, reverse, send};
     use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
     use crate::span::Span;
-    use planp_primitives::{NIL, Word};
+    use planp_primitives::{Inline, NIL, Word};
 
     /// A static value used as dynamic data: the identity here; an immediate operand in
     /// generated code.
@@ -359,14 +368,27 @@ pub mod engine {
                 }
                 call(p, f, *base, m)
             }
-            ExprKind::Prim { prim, base, args, site } => {
-                for (i, a) in args.iter().enumerate() {
-                    let v = eval(p, a, m)?;
-                    m.frame_store(base + i as Slot, v);
+            ExprKind::Prim { prim, base, args, site } => match &planp_primitives::get(*prim).inline {
+                // A primitive written in the two-level style: its own function, which the
+                // generating extension inlines.
+                Some(Inline::A1(f)) if args.len() == 1 => {
+                    let a = eval(p, &args[0], m)?;
+                    Ok(planp_jit::inline1(f, m, a))
                 }
-                let first = m.frame_index(*base);
-                m.call_prim(planp_primitives::get(*prim), site, first, args.len(), &e.span)
-            }
+                Some(Inline::A2(f)) if args.len() == 2 => {
+                    let a = eval(p, &args[0], m)?;
+                    let b = eval(p, &args[1], m)?;
+                    Ok(planp_jit::inline2(f, m, a, b))
+                }
+                _ => {
+                    for (i, a) in args.iter().enumerate() {
+                        let v = eval(p, a, m)?;
+                        m.frame_store(base + i as Slot, v);
+                    }
+                    let first = m.frame_index(*base);
+                    m.call_prim(planp_primitives::get(*prim), site, first, args.len(), &e.span)
+                }
+            },
             ExprKind::Fold { dir, fun, base, link, init, list, elem_ptr } => {
                 let f = &p.funs[fun.0 as usize];
                 let off = f.local as Slot;

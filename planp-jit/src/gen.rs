@@ -44,7 +44,7 @@
 #![allow(clippy::useless_conversion)]
 
 use crate::code::{Code, Note};
-use crate::{FAIL, JitError, PANIC};
+use crate::{FAIL, JitError, PANIC, Part};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmError, DynasmLabelApi, VecAssembler, dynasm};
 use std::marker::PhantomData;
@@ -194,8 +194,12 @@ pub enum Cond {
 /// `r11`; a dynamic divisor is checked for 0 (panic exit) and, when signed, for -1 (the
 /// result is then `-a` or 0, as `wrapping_div`/`wrapping_rem` say). A dynamic shift
 /// count goes through `cl`, a live `rcx` being kept in `r11` meanwhile.
+#[repr(C)] // `Gen::part` views a `Gen<'p, M>` as a `Gen<'p, N>`: see there.
 pub struct Gen<'p, M> {
     asm: VecAssembler<X64Relocation>,
+    /// Where the machine the code works on starts, from the entry's machine (`r12`): 0,
+    /// or the offset of a part of it inside [`Gen::part`].
+    ctx_off: i32,
     /// Where each value is, by [`V::id`]; ids are never reused.
     vals: Vec<Loc>,
     /// Where each [`Var`] is.
@@ -452,6 +456,7 @@ impl<'p, M> Gen<'p, M> {
         debug_assert_eq!(asm.offset().0, reserve_at + 7);
         Gen {
             asm,
+            ctx_off: 0,
             vals: Vec::with_capacity(64),
             vars: Vec::new(),
             free: ALL_FREE,
@@ -894,51 +899,8 @@ impl<'p, M> Gen<'p, M> {
         if !self.reachable {
             return self.skip(args);
         }
-        let mut locs = [Loc::Dead; 5];
-        // Registers that the call frees (owned arguments).
-        let mut dying = 0u16;
-        for (i, &a) in args.iter().enumerate() {
-            locs[i] = self.loc(a);
-            if let (true, Loc::Reg(r)) = (a.owned, locs[i]) {
-                dying |= 1 << r;
-            }
-        }
-        let live = self.busy_caller_saved() & !dying;
-        // Arguments read from a register that an earlier argument overwrites come from
-        // the register's save slot.
-        let mut saves = live;
-        let mut written = 0u16;
-        for (i, loc) in locs[..args.len()].iter().enumerate() {
-            if let Loc::Reg(r) = *loc
-                && written & (1 << r) != 0
-            {
-                saves |= 1 << r;
-            }
-            written |= 1 << ARG_REGS[i];
-        }
-        for r in CALLER_SAVED {
-            if saves & (1 << r) != 0 {
-                self.st_sp(save_disp(r), r);
-                self.save_used = true;
-            }
-        }
-        written = 0;
-        for (i, loc) in locs[..args.len()].iter().enumerate() {
-            let d = ARG_REGS[i];
-            match *loc {
-                Loc::Reg(r) if r == d => {}
-                Loc::Reg(r) if written & (1 << r) != 0 => self.ld_sp(d, save_disp(r)),
-                l => self.mov_r_loc(d, l),
-            }
-            written |= 1 << d;
-        }
-        let fa = f as u64 as i64;
-        dynasm!(self.asm
-            ; .arch x64
-            ; mov rdi, r12
-            ; mov rax, QWORD fa
-            ; call rax
-        );
+        let live = self.pass_args(args);
+        self.emit_call(f);
         if fallible {
             self.cmp_ri8(RDX, FAIL as i8);
         } else {
@@ -967,6 +929,139 @@ impl<'p, M> Gen<'p, M> {
         let dst = self.alloc();
         self.move_loc(dst, Loc::Reg(RAX));
         self.new_val(dst)
+    }
+
+    /// Call the shim at address `f`, made by [`crate::shim_slice1`] and its kin, which
+    /// gives a byte slice of the machine: its address and its length. The address is 0
+    /// only when the Rust code panicked (a slice's address never is), which ends the
+    /// entry with [`crate::PANIC`].
+    ///
+    /// The slice is valid until the machine changes: a generating extension derived from
+    /// code in which the slice borrows the machine (the borrow checker then rules out any
+    /// change while it is used) reads it only in that window.
+    pub fn call_slice(&mut self, f: usize, args: &[V]) -> (V, V) {
+        assert!(args.len() <= ARG_REGS.len(), "internal error: a shim takes at most five words");
+        if !self.reachable {
+            let p = self.skip(args);
+            return (p, self.never());
+        }
+        let live = self.pass_args(args);
+        self.emit_call(f);
+        // The length goes to `r11` before the saved registers (`rdx` among them) come
+        // back; moves leave the flags of the test alone.
+        dynasm!(self.asm
+            ; .arch x64
+            ; test rax, rax
+            ; mov r11, rdx
+        );
+        for r in CALLER_SAVED {
+            if live & (1 << r) != 0 {
+                self.ld_sp(r, save_disp(r));
+            }
+        }
+        self.panic_used = true;
+        let panic_exit = self.panic_exit;
+        dynasm!(self.asm ; .arch x64 ; jz =>panic_exit);
+        for &a in args {
+            self.consume(a);
+        }
+        let p = self.alloc();
+        self.move_loc(p, Loc::Reg(RAX));
+        let l = self.alloc();
+        self.move_loc(l, Loc::Reg(R11));
+        (self.new_val(p), self.new_val(l))
+    }
+
+    /// The big-endian number in the `n` bytes (at most 8) at static offset `off` of the
+    /// byte slice at address `ptr` of length `len`, or 0 if `off + n > len`: what
+    /// [`crate::BeBytes::be`] gives. A bounds check (none when `len` is a constant) and a
+    /// load with a byte swap.
+    pub fn load_be(&mut self, ptr: V, len: V, off: u32, n: u8) -> V {
+        assert!(n <= 8, "internal error: a big-endian load reads at most 8 bytes");
+        if !self.emits(&[ptr, len]) {
+            return self.skip(&[ptr, len]);
+        }
+        let end = off as u64 + n as u64;
+        let (lp, ll) = (self.loc(ptr), self.loc(len));
+        let check = match ll {
+            Loc::Imm(l) if end > l || n == 0 => {
+                self.consume(ptr);
+                self.consume(len);
+                return self.imm(0);
+            }
+            Loc::Imm(_) => false,
+            _ => true,
+        };
+        let Ok(end32) = i32::try_from(end) else {
+            // Beyond any slice the machine can hold: the bounds check fails.
+            self.consume(ptr);
+            self.consume(len);
+            return self.imm(0);
+        };
+        let p = match lp {
+            Loc::Reg(r) => r,
+            l => {
+                self.mov_r_loc(R11, l);
+                R11
+            }
+        };
+        let dst = self.alloc();
+        let d = match dst {
+            Loc::Reg(d) => d,
+            _ => RAX,
+        };
+        let o = off as i32;
+        let skip = self.asm.new_dynamic_label();
+        if check {
+            // Zero first: `xor` sets the flags the bounds check then sets again.
+            dynasm!(self.asm ; .arch x64 ; xor Rd(d), Rd(d));
+            let c = self.compare(Cond::LtU, ll, Loc::Imm(end32 as u64));
+            self.jcc(c, skip);
+        }
+        match n {
+            1 => dynasm!(self.asm ; .arch x64 ; movzx Rd(d), BYTE [Rq(p) + o]),
+            2 => dynasm!(self.asm ; .arch x64 ; movzx Rd(d), WORD [Rq(p) + o] ; rol Rw(d), 8),
+            4 => dynasm!(self.asm ; .arch x64 ; mov Rd(d), DWORD [Rq(p) + o] ; bswap Rd(d)),
+            8 => dynasm!(self.asm ; .arch x64 ; mov Rq(d), QWORD [Rq(p) + o] ; bswap Rq(d)),
+            _ => {
+                // Byte by byte, into the low byte of the shifted result.
+                if !check {
+                    dynasm!(self.asm ; .arch x64 ; xor Rd(d), Rd(d));
+                }
+                for i in 0..n as i32 {
+                    dynasm!(self.asm ; .arch x64 ; shl Rq(d), 8 ; mov Rb(d), BYTE [Rq(p) + o + i]);
+                }
+            }
+        }
+        if check {
+            dynasm!(self.asm ; .arch x64 ; =>skip);
+        }
+        self.consume(ptr);
+        self.consume(len);
+        self.move_loc(dst, Loc::Reg(d));
+        self.new_val(dst)
+    }
+
+    /// Generate code for a part `N` of the machine `M` (a field at a fixed offset) with
+    /// `f`, which drives a generator for machines `N`: the shims it calls get the part's
+    /// address. This is how a generating extension written for one machine (a
+    /// primitive's, for the run-time context) is inlined into code for a larger one.
+    pub fn part<N, R>(&mut self, f: impl FnOnce(&mut Gen<'p, N>) -> R) -> R
+    where
+        M: Part<N>,
+    {
+        let off = i32::try_from(M::OFFSET).expect("internal error: a machine part beyond 2 GiB");
+        self.ctx_off += off;
+        // SAFETY: `Gen` is `repr(C)` and `M` appears in it only in the zero-sized
+        // `PhantomData` marker, so `Gen<'p, M>` and `Gen<'p, N>` have the same fields,
+        // of the same types, in the same order: the same layout. The marker is what
+        // keeps shims for `N` from being called with an `M`; `ctx_off` makes every call
+        // emitted meanwhile pass the part's address (`Part`'s contract: it is at
+        // `OFFSET` inside the machine), so the view is sound for what it generates.
+        let g = unsafe { &mut *(self as *mut Gen<'p, M>).cast::<Gen<'p, N>>() };
+        let r = f(g);
+        self.ctx_off -= off;
+        r
     }
 
     // ---- finishing ----------------------------------------------------------------
@@ -1239,6 +1334,68 @@ impl<'p, M> Gen<'p, M> {
             },
             Loc::Never | Loc::Dead | Loc::Unset => unreachable!("internal error: operand without a location"),
         }
+    }
+
+    /// Save the live caller-saved registers and put `args` in the argument registers;
+    /// gives the registers saved that must be restored after the call (those that stay
+    /// live: the owned arguments die with it).
+    fn pass_args(&mut self, args: &[V]) -> u16 {
+        let mut locs = [Loc::Dead; 5];
+        // Registers that the call frees (owned arguments).
+        let mut dying = 0u16;
+        for (i, &a) in args.iter().enumerate() {
+            locs[i] = self.loc(a);
+            if let (true, Loc::Reg(r)) = (a.owned, locs[i]) {
+                dying |= 1 << r;
+            }
+        }
+        let live = self.busy_caller_saved() & !dying;
+        // Arguments read from a register that an earlier argument overwrites come from
+        // the register's save slot.
+        let mut saves = live;
+        let mut written = 0u16;
+        for (i, loc) in locs[..args.len()].iter().enumerate() {
+            if let Loc::Reg(r) = *loc
+                && written & (1 << r) != 0
+            {
+                saves |= 1 << r;
+            }
+            written |= 1 << ARG_REGS[i];
+        }
+        for r in CALLER_SAVED {
+            if saves & (1 << r) != 0 {
+                self.st_sp(save_disp(r), r);
+                self.save_used = true;
+            }
+        }
+        written = 0;
+        for (i, loc) in locs[..args.len()].iter().enumerate() {
+            let d = ARG_REGS[i];
+            match *loc {
+                Loc::Reg(r) if r == d => {}
+                Loc::Reg(r) if written & (1 << r) != 0 => self.ld_sp(d, save_disp(r)),
+                l => self.mov_r_loc(d, l),
+            }
+            written |= 1 << d;
+        }
+        live
+    }
+
+    /// The call itself: the machine (or the part of it being generated for) in `rdi`,
+    /// the shim's absolute address in `rax`.
+    fn emit_call(&mut self, f: usize) {
+        let fa = f as u64 as i64;
+        let off = self.ctx_off;
+        if off == 0 {
+            dynasm!(self.asm ; .arch x64 ; mov rdi, r12);
+        } else {
+            dynasm!(self.asm ; .arch x64 ; lea rdi, [r12 + off]);
+        }
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov rax, QWORD fa
+            ; call rax
+        );
     }
 
     // ---- private: operations ----------------------------------------------------------

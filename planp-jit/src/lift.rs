@@ -219,6 +219,23 @@ pub fn catch_panic<R: IntoRet>(f: impl FnOnce() -> R) -> Ret {
     }
 }
 
+/// Run `f`, which gives a byte slice, in a shim that returns it: its address in
+/// [`Ret::value`] and its length in [`Ret::status`]. A panic is caught as in
+/// [`catch_panic`] and gives the address 0, which no slice has (an empty one's address
+/// is dangling, never null).
+pub(crate) fn catch_panic_slice<'a>(f: impl FnOnce() -> &'a [u8]) -> Ret {
+    match catch_unwind(AssertUnwindSafe(|| {
+        let s = f();
+        Ret { value: s.as_ptr() as u64, status: s.len() as u64 }
+    })) {
+        Ok(ret) => ret,
+        Err(payload) => {
+            PAYLOAD.with(|p| p.set(Some(payload)));
+            Ret { value: 0, status: 0 }
+        }
+    }
+}
+
 /// The payload of the panic a shim caught, if any (taken by [`crate::Code::run`] to
 /// resume it).
 pub fn take_panic() -> Option<Box<dyn std::any::Any + Send>> {

@@ -20,7 +20,7 @@
 //! it from nothing: its type is the function.
 
 use crate::Ret;
-use crate::lift::{FromWord, IntoRet, catch_panic};
+use crate::lift::{FromWord, IntoRet, catch_panic, catch_panic_slice};
 use std::marker::PhantomData;
 
 /// The type of one word argument of a shim.
@@ -84,4 +84,40 @@ shims! {
     shim3 tramp3 (A1 a1, A2 a2, A3 a3);
     shim4 tramp4 (A1 a1, A2 a2, A3 a3, A4 a4);
     shim5 tramp5 (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5);
+}
+
+macro_rules! slice_shims {
+    ($($name:ident $tramp:ident ($($a:ident $w:ident),*);)*) => {$(
+        #[allow(clippy::too_many_arguments)]
+        extern "sysv64" fn $tramp<M, $($a: FromWord,)* F: for<'a> Fn(&'a mut M, $($a),*) -> &'a [u8]>(
+            m: &mut M,
+            $($w: u64),*
+        ) -> Ret {
+            let f: F = conjure();
+            catch_panic_slice(move || {
+                // SAFETY: as for the word shims: each word was made from a value of
+                // exactly this type.
+                f(m, $(unsafe { <$a as FromWord>::from_word($w) }),*)
+            })
+        }
+
+        /// The address of the shim that runs `f`, which gives a byte slice of the
+        /// machine, for [`crate::Gen::call_slice`].
+        pub fn $name<M, $($a: FromWord,)* F: for<'a> Fn(&'a mut M, $($a),*) -> &'a [u8]>(
+            _f: F,
+            $($w: ArgTy<$a>),*
+        ) -> usize {
+            let _ = ($($w,)*);
+            $tramp::<M, $($a,)* F> as extern "sysv64" fn(&mut M, $(shims!(@u64 $w)),*) -> Ret as usize
+        }
+    )*};
+}
+
+slice_shims! {
+    shim_slice0 tramp_slice0 ();
+    shim_slice1 tramp_slice1 (A1 a1);
+    shim_slice2 tramp_slice2 (A1 a1, A2 a2);
+    shim_slice3 tramp_slice3 (A1 a1, A2 a2, A3 a3);
+    shim_slice4 tramp_slice4 (A1 a1, A2 a2, A3 a3, A4 a4);
+    shim_slice5 tramp_slice5 (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5);
 }

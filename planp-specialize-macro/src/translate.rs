@@ -61,6 +61,9 @@ enum Bind {
     /// (an operation can then work in place, a call need not save it) instead of
     /// shared; the discard at scope end is then a no-op.
     Val(Ty, bool),
+    /// A byte slice of the machine (`let b: &[u8] = ...`): the `V`s of its address and
+    /// its length, released at scope end; read with `b.be(off, n)` and `b.len()` only.
+    Slice(Ident, Ident),
     Machine,
     Marker,
 }
@@ -375,6 +378,7 @@ impl<'a> Cx<'a> {
             match bind {
                 Bind::Val(..) => drops.extend(quote!(#cg.discard(#name);)),
                 Bind::Var(_) => drops.extend(quote!(#cg.release_var(#name);)),
+                Bind::Slice(p, l) => drops.extend(quote!(#cg.release(#p); #cg.release(#l);)),
                 _ => {}
             }
         }
@@ -562,6 +566,9 @@ impl<'a> Cx<'a> {
         if let Some((_, d)) = &init.diverge {
             return Err(err_at(d, "`let ... else` is not supported in a two-level function"));
         }
+        if annot.is_some_and(is_byte_slice) {
+            return self.slice_local(pat, &init.expr, force_static);
+        }
         let annot_ty = annot.and_then(WordTy::parse);
         let o = self.expr(&init.expr, Want::Any)?;
         let o = match (o, force_dynamic) {
@@ -629,6 +636,107 @@ impl<'a> Cx<'a> {
                 Ok(quote!())
             }
         }
+    }
+
+    /// `let b: &[u8] = CALL;`, CALL a call with the machine that gives bytes of it: a
+    /// shim that gives the slice's address and length ([`planp_jit::Gen::call_slice`]).
+    fn slice_local(&mut self, pat: &Pat, init: &Expr, force_static: bool) -> R<TokenStream> {
+        const WHAT: &str = "a byte slice is bound by `let name: &[u8] = CALL;` where CALL is a call that takes the machine and gives bytes of it (`m.heap.bytes(h)`)";
+        let Pat::Ident(pi) = pat else { return Err(err_at(pat, WHAT)) };
+        if pi.mutability.is_some() || pi.subpat.is_some() || pi.by_ref.is_some() {
+            return Err(err_at(pat, WHAT));
+        }
+        if force_static {
+            return Err(err_at(pat, "a byte slice of the machine is dynamic: it cannot be marked `#[stat]`"));
+        }
+        let call = match init {
+            Expr::Paren(p) => &*p.expr,
+            e => e,
+        };
+        let ts = match call {
+            Expr::Call(_) | Expr::MethodCall(_) => match self.shim_call_expr_kind(call, ShimKind::Slice)? {
+                Some(Out::Dyn(ts, _)) => ts,
+                _ => return Err(err_at(init, WHAT)),
+            },
+            _ => return Err(err_at(init, WHAT)),
+        };
+        let id = pi.ident.clone();
+        let p = format_ident!("__{}_ptr", id);
+        let l = format_ident!("__{}_len", id);
+        self.bind(id, Bind::Slice(p.clone(), l.clone()));
+        Ok(quote!(let (#p, #l) = #ts;))
+    }
+
+    /// A method call on a byte slice: `b.be(off, n)` (static offset and width) or
+    /// `b.len()`.
+    fn slice_method(&mut self, mc: &ExprMethodCall, p: &Ident, l: &Ident) -> R<Out> {
+        let cg = self.cg.clone();
+        match (mc.method.to_string().as_str(), mc.args.len()) {
+            ("len", 0) => Ok(Out::Dyn(quote!(#l.shared()), Some(WordTy::U64))),
+            ("be", 2) => {
+                let mut st = Vec::new();
+                for a in &mc.args {
+                    match self.expr(a, Want::Any)? {
+                        Out::Static(ts) => st.push(ts),
+                        _ => {
+                            return Err(err_at(
+                                a,
+                                "the offset and the width of `.be` are static (a header field is at a fixed place)",
+                            ));
+                        }
+                    }
+                }
+                let (off, n) = (&st[0], &st[1]);
+                Ok(Out::Dyn(
+                    quote!(#cg.load_be(
+                        #p.shared(),
+                        #l.shared(),
+                        ::core::convert::TryFrom::try_from(#off).expect("a static offset below 4 GiB"),
+                        ::core::convert::TryFrom::try_from(#n).expect("a static width of at most 8 bytes"),
+                    )),
+                    Some(WordTy::U64),
+                ))
+            }
+            _ => Err(err_at(
+                mc,
+                "a byte slice of the machine is read with `.be(offset, width)` (a big-endian number, 0 if the bytes are not all there) and `.len()` only",
+            )),
+        }
+    }
+
+    /// `inline1(f, m, a)` (and `inline2`, `inline3`): `f` a static two-level function
+    /// value (`planp_jit::Inline1`...), `m` the machine, then the words. Its generating
+    /// extension runs here, for the part of the machine it works on.
+    fn inline_call(&mut self, c: &ExprCall, k: usize) -> R<Out> {
+        let cg = self.cg.clone();
+        if c.args.len() != k + 2 {
+            return Err(err_at(c, format!("`inline{k}` takes the function, the machine and {k} word(s)")));
+        }
+        let f = match self.expr(&c.args[0], Want::Any)? {
+            Out::Static(ts) => ts,
+            _ => return Err(err_at(&c.args[0], "the function inlined is static data (a `planp_jit::Inline` value)")),
+        };
+        if !matches!(self.expr(&c.args[1], Want::Any)?, Out::Machine(_)) {
+            return Err(err_at(&c.args[1], "the second argument of an inlined call is the machine"));
+        }
+        let mut pre = TokenStream::new();
+        let mut names = Vec::new();
+        for a in c.args.iter().skip(2) {
+            let o = self.expr(a, Want::Any)?;
+            let v = self.value_of(o, Some(WordTy::U64), a.span())?;
+            let t = self.fresh("ia");
+            pre.extend(quote!(let #t = #v;));
+            names.push(t);
+        }
+        let fv = self.fresh("inl");
+        Ok(Out::Dyn(
+            quote!({
+                let #fv = #f;
+                #pre
+                #cg.part(|__planp_part| (#fv.r#gen)(#(#names,)* __planp_part))
+            }),
+            Some(WordTy::U64),
+        ))
     }
 
     // ---- conversions ------------------------------------------------------------------
@@ -787,6 +895,10 @@ impl<'a> Cx<'a> {
                 }
                 Some(Bind::Machine) => Ok(Out::Machine(quote!(#id))),
                 Some(Bind::Marker) => Ok(Out::Marker),
+                Some(Bind::Slice(..)) => Err(err(
+                    id.span(),
+                    "a byte slice of the machine is read with `.be(offset, width)` and `.len()` only: it cannot be passed on or stored",
+                )),
             }
         } else {
             Ok(Out::Static(quote!(#p)))
@@ -1634,6 +1746,10 @@ impl<'a> Cx<'a> {
                     _ => Err(err_at(c, "this failure is outside the dynamic vocabulary")),
                 };
             }
+            Some(n @ ("inline1" | "inline2" | "inline3")) => {
+                let k = usize::from(n.as_bytes()[6] - b'0');
+                return self.inline_call(c, k);
+            }
             Some("lift") if c.args.len() == 1 && single_segment_call(c).is_some() => {
                 let inner = self.expr(&c.args[0], Want::Any)?;
                 let Out::Static(ts) = inner else {
@@ -1740,6 +1856,11 @@ impl<'a> Cx<'a> {
     fn method_call(&mut self, mc: &ExprMethodCall, fallible: bool) -> R<Out> {
         let cg = self.cg.clone();
         let name = mc.method.to_string();
+        if let Some(id) = as_ident(&mc.receiver)
+            && let Some(Bind::Slice(p, l)) = self.lookup(id)
+        {
+            return self.slice_method(mc, &p, &l);
+        }
         if self.receiver_is_machine(&mc.receiver) {
             // The frame vocabulary.
             let static_arg = |cx: &mut Self, i: usize| -> R<TokenStream> {
@@ -1911,6 +2032,13 @@ impl<'a> Cx<'a> {
     /// with each static argument's type taken from the lifted value and each dynamic one
     /// inferred from the call (see `planp-jit/src/shim.rs` for why that is sound).
     fn shim_call_expr(&mut self, e: &Expr, fallible: bool) -> R<Option<Out>> {
+        self.shim_call_expr_kind(e, if fallible { ShimKind::Fallible } else { ShimKind::Word })
+    }
+
+    /// [`Cx::shim_call_expr`] for a shim of any kind: for [`ShimKind::Slice`], the
+    /// translation is an expression of type `(V, V)` (address, length).
+    fn shim_call_expr_kind(&mut self, e: &Expr, kind: ShimKind) -> R<Option<Out>> {
+        let fallible = kind == ShimKind::Fallible;
         let cg = self.cg.clone();
         let (args, build): (Vec<&Expr>, CallBuilder) = match e {
             Expr::Call(c) => {
@@ -2000,17 +2128,45 @@ impl<'a> Cx<'a> {
         };
         let mty = self.machine_ty.clone();
         let call = build(&call_args, &recv);
-        let shim_fn = format_ident!("shim{}", words.len());
+        let slice = kind == ShimKind::Slice;
+        let shim_fn =
+            if slice { format_ident!("shim_slice{}", words.len()) } else { format_ident!("shim{}", words.len()) };
         let note = format!("call: {}", pretty(&e.to_token_stream()));
         let f = self.fresh("shim");
+        let emit = if slice {
+            quote!(#cg.call_slice(#f, &[#(#words),*]))
+        } else {
+            quote!(#cg.call(#f, &[#(#words),*], #fallible))
+        };
         let ts = quote!({
             #pre
             let #f = ::planp_jit::#shim_fn(|#mname: &mut #mty, #(#params),*| #call, #(#tys),*);
             #cg.note(#note);
-            #cg.call(#f, &[#(#words),*], #fallible)
+            #emit
         });
         self.shim_count += 1;
         Ok(Some(if fallible { Out::Fallible(ts, FK::Value(None)) } else { Out::Dyn(ts, None) }))
+    }
+}
+
+/// What a shim gives back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShimKind {
+    /// A word.
+    Word,
+    /// A word or a failure.
+    Fallible,
+    /// A byte slice of the machine.
+    Slice,
+}
+
+/// Is `t` `&[u8]`?
+fn is_byte_slice(t: &syn::Type) -> bool {
+    match t {
+        syn::Type::Reference(r) if r.mutability.is_none() => {
+            matches!(&*r.elem, syn::Type::Slice(sl) if matches!(&*sl.elem, syn::Type::Path(p) if p.path.is_ident("u8")))
+        }
+        _ => false,
     }
 }
 

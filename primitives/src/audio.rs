@@ -26,6 +26,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| convert(rt, a, stereo_to_mono),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "audioMonoToStereo",
@@ -35,6 +36,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| convert(rt, a, mono_to_stereo),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "audio16To8",
@@ -44,6 +46,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| convert(rt, a, to_8),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "audio8To16",
@@ -53,6 +56,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| convert(rt, a, to_16),
         raises: &[],
         effectful: false,
+        inline: None,
     },
 ];
 

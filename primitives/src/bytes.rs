@@ -1,12 +1,10 @@
 //! Reading and writing big-endian fields of header bytes without ever panicking: a
 //! field that lies beyond the end of a (truncated) header reads as 0 and is not written.
 
-/// The big-endian value of `n` bytes at `off`, or 0 if they are not all there.
+/// The big-endian value of `n` bytes (at most 8) at `off`, or 0 if they are not all
+/// there: [`planp_jit::BeBytes::be`], the meaning the JIT's inlined field reads share.
 pub fn get(b: &[u8], off: usize, n: usize) -> u64 {
-    match b.get(off..off + n) {
-        Some(f) => f.iter().fold(0, |acc, &x| acc << 8 | x as u64),
-        None => 0,
-    }
+    planp_jit::BeBytes::be(b, off, n)
 }
 
 /// A copy of `b` with the `n` bytes at `off` set to the low bytes of `v`, big-endian.

@@ -10,7 +10,8 @@
 
 use crate::bytes::{get, set};
 use crate::rt::SUBSCRIPT;
-use crate::{Exn, Prim, Rt, Type, Word, mono};
+use crate::{Exn, Prim, Rt, Type, Word, inline1, mono};
+use planp_specialize_macro::specialize;
 use std::fmt::Write as _;
 
 /// EtherType of an 802.1Q (customer) VLAN tag.
@@ -28,6 +29,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| mac_get(rt, a, 0),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ethSrc",
@@ -37,6 +39,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| mac_get(rt, a, 6),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ethDstSet",
@@ -46,6 +49,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| mac_set(rt, a, 0),
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ethSrcSet",
@@ -55,15 +59,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| mac_set(rt, a, 6),
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ethType",
         signature: "eth -> int",
         doc: "The EtherType field at bytes 12..14 (0x0800 for IPv4, 0x86dd for IPv6; 0x8100 or 0x88a8 for a VLAN-tagged frame).",
         typing: mono!([Type::Eth] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 2)),
+        compute: |rt, a, _| Ok(two_level::eth_type(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::eth_type, two_level::eth_type_gen),
     },
     Prim {
         name: "ethTypeSet",
@@ -76,6 +82,7 @@ pub const PRIMS: &[Prim] = &[
         },
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ethVlan",
@@ -85,8 +92,25 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| Ok(vlan(rt.heap.bytes(a[0])) as Word),
         raises: &[],
         effectful: false,
+        inline: None,
     },
 ];
+
+/// The primitives of this file that the JIT inlines, in the two-level style
+/// (`docs/primitives.md`): each is the primitive's computation, and `#[specialize]`
+/// derives from it the generating extension the JIT runs to inline it (a field read
+/// becomes a bounds check, a load and a byte swap).
+#[specialize]
+pub mod two_level {
+    use crate::{Rt, Word};
+    use planp_jit::BeBytes;
+
+    /// `ethType`.
+    pub fn eth_type(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(12, 2)
+    }
+}
 
 /// The 6 bytes of a MAC address at `off` (missing bytes read as 0).
 fn mac_get(rt: &mut Rt, a: &[Word], off: usize) -> Result<Word, Exn> {

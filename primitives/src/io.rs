@@ -13,6 +13,7 @@ pub const PRIMS: &[Prim] = &[
         compute: print,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "println",
@@ -22,6 +23,7 @@ pub const PRIMS: &[Prim] = &[
         compute: println,
         raises: &[],
         effectful: true,
+        inline: None,
     },
 ];
 

@@ -8,7 +8,8 @@
 
 use crate::bytes::get;
 use crate::value::format_host;
-use crate::{Exn, Prim, Rt, Type, Word, mono};
+use crate::{Exn, Prim, Rt, Type, Word, inline1, mono};
+use planp_specialize_macro::specialize;
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
@@ -17,9 +18,10 @@ pub const PRIMS: &[Prim] = &[
         signature: "ip -> int",
         doc: "The version field (4).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 0, 1) >> 4),
+        compute: |rt, a, _| Ok(two_level::ip_version(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_version, two_level::ip_version_gen),
     },
     Prim {
         name: "ipHlen",
@@ -29,15 +31,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipTos",
         signature: "ip -> int",
         doc: "The type-of-service (DSCP and ECN) byte.",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 1, 1)),
+        compute: |rt, a, _| Ok(two_level::ip_tos(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_tos, two_level::ip_tos_gen),
     },
     Prim {
         name: "ipTosSet",
@@ -47,24 +51,27 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 1, 1),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipLen",
         signature: "ip -> int",
         doc: "The total-length field (header and payload, in bytes).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 2, 2)),
+        compute: |rt, a, _| Ok(two_level::ip_len(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_len, two_level::ip_len_gen),
     },
     Prim {
         name: "ipId",
         signature: "ip -> int",
         doc: "The identification field.",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 4, 2)),
+        compute: |rt, a, _| Ok(two_level::ip_id(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_id, two_level::ip_id_gen),
     },
     Prim {
         name: "ipIdSet",
@@ -74,33 +81,37 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 4, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipFlags",
         signature: "ip -> int",
         doc: "The 3 flag bits (MF 1, DF 2, reserved 4).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 1) >> 5),
+        compute: |rt, a, _| Ok(two_level::ip_flags(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_flags, two_level::ip_flags_gen),
     },
     Prim {
         name: "ipFragOff",
         signature: "ip -> int",
         doc: "The fragment offset, in units of 8 bytes.",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 2) & 0x1fff),
+        compute: |rt, a, _| Ok(two_level::ip_frag_off(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_frag_off, two_level::ip_frag_off_gen),
     },
     Prim {
         name: "ipTtl",
         signature: "ip -> int",
         doc: "The time-to-live.",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 8, 1)),
+        compute: |rt, a, _| Ok(two_level::ip_ttl(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_ttl, two_level::ip_ttl_gen),
     },
     Prim {
         name: "ipTtlSet",
@@ -110,15 +121,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 8, 1),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipProto",
         signature: "ip -> int",
         doc: "The protocol number of the payload (6 for TCP, 17 for UDP).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 9, 1)),
+        compute: |rt, a, _| Ok(two_level::ip_proto(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_proto, two_level::ip_proto_gen),
     },
     Prim {
         name: "ipProtoSet",
@@ -128,33 +141,37 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 9, 1),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipChecksum",
         signature: "ip -> int",
         doc: "The header checksum field, as received (setters do not update it).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 10, 2)),
+        compute: |rt, a, _| Ok(two_level::ip_checksum(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_checksum, two_level::ip_checksum_gen),
     },
     Prim {
         name: "ipSrc",
         signature: "ip -> host",
         doc: "The source address.",
         typing: mono!([Type::Ip] -> Type::Host),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 4)),
+        compute: |rt, a, _| Ok(two_level::ip_src(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_src, two_level::ip_src_gen),
     },
     Prim {
         name: "ipDst",
         signature: "ip -> host",
         doc: "The destination address.",
         typing: mono!([Type::Ip] -> Type::Host),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 16, 4)),
+        compute: |rt, a, _| Ok(two_level::ip_dst(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip_dst, two_level::ip_dst_gen),
     },
     Prim {
         name: "ipSrcSet",
@@ -164,6 +181,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 12, 4),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ipDstSet",
@@ -173,6 +191,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 16, 4),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "hostToString",
@@ -182,26 +201,115 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| Ok(rt.heap.alloc_bytes(format_host(a[0] as u32).as_bytes())),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "hostToInt",
         signature: "host -> int",
         doc: "An address as an unsigned 32-bit integer (10.0.0.1 is 167772161).",
         typing: mono!([Type::Host] -> Type::Int),
-        compute: |_, a, _| Ok(a[0] & 0xffff_ffff),
+        compute: |rt, a, _| Ok(two_level::host_to_int(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::host_to_int, two_level::host_to_int_gen),
     },
     Prim {
         name: "hostOfInt",
         signature: "int -> host",
         doc: "The address whose 32 bits are the low 32 bits of an integer (hostOfInt(hostToInt(h) + 1) is the next address).",
         typing: mono!([Type::Int] -> Type::Host),
-        compute: |_, a, _| Ok(a[0] & 0xffff_ffff),
+        compute: |rt, a, _| Ok(two_level::host_of_int(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::host_of_int, two_level::host_of_int_gen),
     },
 ];
+
+/// The primitives of this file that the JIT inlines, in the two-level style
+/// (`docs/primitives.md`): each is the primitive's computation, and `#[specialize]`
+/// derives from it the generating extension the JIT runs to inline it (a field read
+/// becomes a bounds check, a load and a byte swap).
+#[specialize]
+pub mod two_level {
+    use crate::{Rt, Word};
+    use planp_jit::BeBytes;
+
+    /// `ipVersion`.
+    pub fn ip_version(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(0, 1).wrapping_shr(4)
+    }
+
+    /// `ipTos`.
+    pub fn ip_tos(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(1, 1)
+    }
+
+    /// `ipLen`.
+    pub fn ip_len(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(2, 2)
+    }
+
+    /// `ipId`.
+    pub fn ip_id(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(4, 2)
+    }
+
+    /// `ipFlags`.
+    pub fn ip_flags(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(6, 1).wrapping_shr(5)
+    }
+
+    /// `ipFragOff`.
+    pub fn ip_frag_off(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(6, 2) & 0x1fff
+    }
+
+    /// `ipTtl`.
+    pub fn ip_ttl(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(8, 1)
+    }
+
+    /// `ipProto`.
+    pub fn ip_proto(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(9, 1)
+    }
+
+    /// `ipChecksum`.
+    pub fn ip_checksum(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(10, 2)
+    }
+
+    /// `ipSrc`.
+    pub fn ip_src(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(12, 4)
+    }
+
+    /// `ipDst`.
+    pub fn ip_dst(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(16, 4)
+    }
+
+    /// `hostToInt`.
+    pub fn host_to_int(#[dynamic] _rt: &mut Rt, #[dynamic] x: Word) -> Word {
+        x & 0xffff_ffff
+    }
+
+    /// `hostOfInt`.
+    pub fn host_of_int(#[dynamic] _rt: &mut Rt, #[dynamic] x: Word) -> Word {
+        x & 0xffff_ffff
+    }
+}
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
     Ok(rt.heap.bytes_with_field(a[0], off, n, a[1]))

@@ -9,7 +9,8 @@
 
 use crate::bytes::{get, set};
 use crate::rt::SUBSCRIPT;
-use crate::{Exn, Prim, Rt, Type, Word, mono};
+use crate::{Exn, Prim, Rt, Type, Word, inline1, mono};
+use planp_specialize_macro::specialize;
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
@@ -18,27 +19,30 @@ pub const PRIMS: &[Prim] = &[
         signature: "ip6 -> int",
         doc: "The traffic-class byte (DSCP and ECN).",
         typing: mono!([Type::Ip6] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 0, 2) >> 4 & 0xff),
+        compute: |rt, a, _| Ok(two_level::ip6_traffic_class(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip6_traffic_class, two_level::ip6_traffic_class_gen),
     },
     Prim {
         name: "ip6FlowLabel",
         signature: "ip6 -> int",
         doc: "The 20-bit flow label.",
         typing: mono!([Type::Ip6] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 1, 3) & 0xf_ffff),
+        compute: |rt, a, _| Ok(two_level::ip6_flow_label(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip6_flow_label, two_level::ip6_flow_label_gen),
     },
     Prim {
         name: "ip6PayloadLen",
         signature: "ip6 -> int",
         doc: "The payload-length field (extension headers and payload, in bytes).",
         typing: mono!([Type::Ip6] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 4, 2)),
+        compute: |rt, a, _| Ok(two_level::ip6_payload_len(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip6_payload_len, two_level::ip6_payload_len_gen),
     },
     Prim {
         name: "ip6Next",
@@ -48,15 +52,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| Ok(next_protocol(rt.heap.bytes(a[0]))),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6HopLimit",
         signature: "ip6 -> int",
         doc: "The hop limit.",
         typing: mono!([Type::Ip6] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 7, 1)),
+        compute: |rt, a, _| Ok(two_level::ip6_hop_limit(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::ip6_hop_limit, two_level::ip6_hop_limit_gen),
     },
     Prim {
         name: "ip6HopLimitSet",
@@ -69,6 +75,7 @@ pub const PRIMS: &[Prim] = &[
         },
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6Src",
@@ -78,6 +85,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| addr_get(rt, a, 8),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6Dst",
@@ -87,6 +95,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| addr_get(rt, a, 24),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6SrcSet",
@@ -96,6 +105,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| addr_set(rt, a, 8),
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6DstSet",
@@ -105,6 +115,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| addr_set(rt, a, 24),
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "ip6AddrToString",
@@ -121,8 +132,43 @@ pub const PRIMS: &[Prim] = &[
         },
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
 ];
+
+/// The primitives of this file that the JIT inlines, in the two-level style
+/// (`docs/primitives.md`): each is the primitive's computation, and `#[specialize]`
+/// derives from it the generating extension the JIT runs to inline it (a field read
+/// becomes a bounds check, a load and a byte swap).
+#[specialize]
+pub mod two_level {
+    use crate::{Rt, Word};
+    use planp_jit::BeBytes;
+
+    /// `ip6TrafficClass`.
+    pub fn ip6_traffic_class(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(0, 2).wrapping_shr(4) & 0xff
+    }
+
+    /// `ip6FlowLabel`.
+    pub fn ip6_flow_label(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(1, 3) & 0xf_ffff
+    }
+
+    /// `ip6PayloadLen`.
+    pub fn ip6_payload_len(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(4, 2)
+    }
+
+    /// `ip6HopLimit`.
+    pub fn ip6_hop_limit(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(7, 1)
+    }
+}
 
 /// The 16 bytes of an address at `off` (missing bytes read as 0).
 fn addr_get(rt: &mut Rt, a: &[Word], off: usize) -> Result<Word, Exn> {

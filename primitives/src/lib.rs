@@ -67,6 +67,51 @@ pub struct Prim {
     /// Does it have an effect (printing, mutation, reading the node's state)? Pure
     /// primitives may be evaluated early when their arguments are known.
     pub effectful: bool,
+    /// The compute function in the two-level style, if it has one: then the JIT inlines
+    /// the primitive (runs its generating extension) instead of calling `compute`, and
+    /// `compute` calls that same function. Written with [`inline1!`]; see
+    /// `docs/primitives.md`.
+    pub inline: Option<Inline>,
+}
+
+/// A primitive's computation as a two-level function over the run-time context, by
+/// number of arguments: the function and its generating extension (derived by
+/// `#[specialize]`), which the evaluator's generating extension runs for a call of the
+/// primitive, so that the primitive's code is part of the channel's.
+#[derive(Clone, Copy)]
+pub enum Inline {
+    /// One argument.
+    A1(&'static planp_jit::Inline1<Rt>),
+    /// Two arguments.
+    A2(&'static planp_jit::Inline2<Rt>),
+}
+
+impl Inline {
+    /// How many arguments the function takes.
+    pub fn arity(&self) -> usize {
+        match self {
+            Inline::A1(_) => 1,
+            Inline::A2(_) => 2,
+        }
+    }
+}
+
+/// `inline1!(m::f, m::f_gen)`: the [`Prim::inline`] of a primitive of one argument whose
+/// computation is the two-level function `m::f` (in a `#[specialize]` module), `m::f_gen`
+/// its generating extension.
+#[macro_export]
+macro_rules! inline1 {
+    ($f:path, $g:path) => {
+        Some($crate::Inline::A1(&::planp_jit::Inline1 { run: $f, r#gen: $g }))
+    };
+}
+
+/// `inline2!(m::f, m::f_gen)`: as [`inline1!`], for two arguments.
+#[macro_export]
+macro_rules! inline2 {
+    ($f:path, $g:path) => {
+        Some($crate::Inline::A2(&::planp_jit::Inline2 { run: $f, r#gen: $g }))
+    };
 }
 
 impl std::fmt::Debug for Prim {

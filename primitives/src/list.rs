@@ -17,6 +17,7 @@ pub const PRIMS: &[Prim] = &[
         compute: hd,
         raises: &[EMPTY],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tl",
@@ -26,6 +27,7 @@ pub const PRIMS: &[Prim] = &[
         compute: tl,
         raises: &[EMPTY],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "fst",
@@ -35,6 +37,7 @@ pub const PRIMS: &[Prim] = &[
         compute: fst,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "snd",
@@ -44,6 +47,7 @@ pub const PRIMS: &[Prim] = &[
         compute: snd,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "length",
@@ -53,6 +57,7 @@ pub const PRIMS: &[Prim] = &[
         compute: length,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "rev",
@@ -62,6 +67,7 @@ pub const PRIMS: &[Prim] = &[
         compute: rev,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "append",
@@ -71,6 +77,7 @@ pub const PRIMS: &[Prim] = &[
         compute: append,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "nth",
@@ -80,6 +87,7 @@ pub const PRIMS: &[Prim] = &[
         compute: nth,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "member",
@@ -89,6 +97,7 @@ pub const PRIMS: &[Prim] = &[
         compute: member,
         raises: &[],
         effectful: false,
+        inline: None,
     },
 ];
 

@@ -18,6 +18,7 @@ pub const PRIMS: &[Prim] = &[
         compute: this_host,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "now",
@@ -27,6 +28,7 @@ pub const PRIMS: &[Prim] = &[
         compute: now,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "linkLoad",
@@ -36,6 +38,7 @@ pub const PRIMS: &[Prim] = &[
         compute: link_load,
         raises: &[],
         effectful: true,
+        inline: None,
     },
 ];
 

@@ -19,6 +19,7 @@ pub const PRIMS: &[Prim] = &[
         compute: identity,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "charPos",
@@ -28,6 +29,7 @@ pub const PRIMS: &[Prim] = &[
         compute: identity,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "chr",
@@ -37,6 +39,7 @@ pub const PRIMS: &[Prim] = &[
         compute: chr,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "explode",
@@ -46,6 +49,7 @@ pub const PRIMS: &[Prim] = &[
         compute: explode,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "implode",
@@ -55,6 +59,7 @@ pub const PRIMS: &[Prim] = &[
         compute: implode,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "size",
@@ -64,6 +69,7 @@ pub const PRIMS: &[Prim] = &[
         compute: size,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "substring",
@@ -73,6 +79,7 @@ pub const PRIMS: &[Prim] = &[
         compute: substring,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "search",
@@ -82,6 +89,7 @@ pub const PRIMS: &[Prim] = &[
         compute: search,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "intToString",
@@ -91,6 +99,7 @@ pub const PRIMS: &[Prim] = &[
         compute: int_to_string,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "blobOfString",
@@ -100,6 +109,7 @@ pub const PRIMS: &[Prim] = &[
         compute: identity,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "stringOfBlob",
@@ -109,6 +119,7 @@ pub const PRIMS: &[Prim] = &[
         compute: identity,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "stringToInt",
@@ -118,6 +129,7 @@ pub const PRIMS: &[Prim] = &[
         compute: string_to_int,
         raises: &[NOT_FOUND],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "byteAt",
@@ -127,6 +139,7 @@ pub const PRIMS: &[Prim] = &[
         compute: byte_at,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "setByte",
@@ -136,6 +149,7 @@ pub const PRIMS: &[Prim] = &[
         compute: set_byte,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "intOfBytes",
@@ -145,6 +159,7 @@ pub const PRIMS: &[Prim] = &[
         compute: int_of_bytes,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "bytesOfInt",
@@ -154,6 +169,7 @@ pub const PRIMS: &[Prim] = &[
         compute: bytes_of_int,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "makeBlob",
@@ -163,6 +179,7 @@ pub const PRIMS: &[Prim] = &[
         compute: make_blob,
         raises: &[SUBSCRIPT],
         effectful: false,
+        inline: None,
     },
 ];
 

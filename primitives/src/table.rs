@@ -23,6 +23,7 @@ pub const PRIMS: &[Prim] = &[
         compute: mk,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "tableGet",
@@ -32,6 +33,7 @@ pub const PRIMS: &[Prim] = &[
         compute: get,
         raises: &[NOT_FOUND],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tablePut",
@@ -41,6 +43,7 @@ pub const PRIMS: &[Prim] = &[
         compute: put,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "tableMember",
@@ -50,6 +53,7 @@ pub const PRIMS: &[Prim] = &[
         compute: member,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tableRemove",
@@ -59,6 +63,7 @@ pub const PRIMS: &[Prim] = &[
         compute: remove,
         raises: &[],
         effectful: true,
+        inline: None,
     },
     Prim {
         name: "tableSize",
@@ -68,6 +73,7 @@ pub const PRIMS: &[Prim] = &[
         compute: size,
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tableKeys",
@@ -77,6 +83,7 @@ pub const PRIMS: &[Prim] = &[
         compute: keys,
         raises: &[],
         effectful: false,
+        inline: None,
     },
 ];
 

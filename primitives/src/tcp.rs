@@ -5,7 +5,8 @@
 //! field, and leave the checksum alone; it is recomputed when the packet is marshalled.
 
 use crate::bytes::{get, set};
-use crate::{Exn, Prim, Rt, Type, Word, mono};
+use crate::{Exn, Prim, Rt, Type, Word, inline1, mono};
+use planp_specialize_macro::specialize;
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
@@ -14,18 +15,20 @@ pub const PRIMS: &[Prim] = &[
         signature: "tcp -> int",
         doc: "The source port.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 0, 2)),
+        compute: |rt, a, _| Ok(two_level::tcp_src(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_src, two_level::tcp_src_gen),
     },
     Prim {
         name: "tcpDst",
         signature: "tcp -> int",
         doc: "The destination port.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 2, 2)),
+        compute: |rt, a, _| Ok(two_level::tcp_dst(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_dst, two_level::tcp_dst_gen),
     },
     Prim {
         name: "tcpSrcSet",
@@ -35,6 +38,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 0, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpDstSet",
@@ -44,15 +48,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 2, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpSeq",
         signature: "tcp -> int",
         doc: "The sequence number.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 4, 4)),
+        compute: |rt, a, _| Ok(two_level::tcp_seq(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_seq, two_level::tcp_seq_gen),
     },
     Prim {
         name: "tcpSeqSet",
@@ -62,15 +68,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 4, 4),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpAck",
         signature: "tcp -> int",
         doc: "The acknowledgement number.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 8, 4)),
+        compute: |rt, a, _| Ok(two_level::tcp_ack(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_ack, two_level::tcp_ack_gen),
     },
     Prim {
         name: "tcpAckSet",
@@ -80,6 +88,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 8, 4),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpHlen",
@@ -89,15 +98,17 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpFlags",
         signature: "tcp -> int",
         doc: "The 12 bits after the data offset, as tshark's tcp.flags: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, AE 256, and 3 reserved bits.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 12, 2) & FLAG_BITS),
+        compute: |rt, a, _| Ok(two_level::tcp_flags(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_flags, two_level::tcp_flags_gen),
     },
     Prim {
         name: "tcpFlagsSet",
@@ -112,15 +123,17 @@ pub const PRIMS: &[Prim] = &[
         },
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpWindow",
         signature: "tcp -> int",
         doc: "The window size.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 14, 2)),
+        compute: |rt, a, _| Ok(two_level::tcp_window(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_window, two_level::tcp_window_gen),
     },
     Prim {
         name: "tcpWindowSet",
@@ -130,26 +143,88 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 14, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "tcpChecksum",
         signature: "tcp -> int",
         doc: "The checksum field, as received (setters do not update it).",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 16, 2)),
+        compute: |rt, a, _| Ok(two_level::tcp_checksum(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_checksum, two_level::tcp_checksum_gen),
     },
     Prim {
         name: "tcpUrgent",
         signature: "tcp -> int",
         doc: "The urgent pointer.",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 18, 2)),
+        compute: |rt, a, _| Ok(two_level::tcp_urgent(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::tcp_urgent, two_level::tcp_urgent_gen),
     },
 ];
+
+/// The primitives of this file that the JIT inlines, in the two-level style
+/// (`docs/primitives.md`): each is the primitive's computation, and `#[specialize]`
+/// derives from it the generating extension the JIT runs to inline it (a field read
+/// becomes a bounds check, a load and a byte swap).
+#[specialize]
+pub mod two_level {
+    use super::FLAG_BITS;
+    use crate::{Rt, Word};
+    use planp_jit::BeBytes;
+
+    /// `tcpSrc`.
+    pub fn tcp_src(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(0, 2)
+    }
+
+    /// `tcpDst`.
+    pub fn tcp_dst(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(2, 2)
+    }
+
+    /// `tcpSeq`.
+    pub fn tcp_seq(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(4, 4)
+    }
+
+    /// `tcpAck`.
+    pub fn tcp_ack(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(8, 4)
+    }
+
+    /// `tcpFlags`.
+    pub fn tcp_flags(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(12, 2) & FLAG_BITS
+    }
+
+    /// `tcpWindow`.
+    pub fn tcp_window(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(14, 2)
+    }
+
+    /// `tcpChecksum`.
+    pub fn tcp_checksum(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(16, 2)
+    }
+
+    /// `tcpUrgent`.
+    pub fn tcp_urgent(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(18, 2)
+    }
+}
 
 /// The flag bits of the 16-bit word at bytes 12..14: all but the 4-bit data offset (the
 /// 3 reserved bits included, as tshark counts them).

@@ -14,6 +14,7 @@ pub const PRIMS: &[Prim] = &[Prim {
     compute: repeat,
     raises: &[crate::rt::SUBSCRIPT],
     effectful: false,
+    inline: None,
 }];
 
 /// The compute function: the typing function above has proven `a[0]` is a string and

@@ -5,7 +5,8 @@
 //! recomputed when the packet is marshalled.
 
 use crate::bytes::get;
-use crate::{Exn, Prim, Rt, Type, Word, mono};
+use crate::{Exn, Prim, Rt, Type, Word, inline1, mono};
+use planp_specialize_macro::specialize;
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
@@ -14,18 +15,20 @@ pub const PRIMS: &[Prim] = &[
         signature: "udp -> int",
         doc: "The source port.",
         typing: mono!([Type::Udp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 0, 2)),
+        compute: |rt, a, _| Ok(two_level::udp_src(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::udp_src, two_level::udp_src_gen),
     },
     Prim {
         name: "udpDst",
         signature: "udp -> int",
         doc: "The destination port.",
         typing: mono!([Type::Udp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 2, 2)),
+        compute: |rt, a, _| Ok(two_level::udp_dst(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::udp_dst, two_level::udp_dst_gen),
     },
     Prim {
         name: "udpSrcSet",
@@ -35,6 +38,7 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 0, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "udpDstSet",
@@ -44,26 +48,63 @@ pub const PRIMS: &[Prim] = &[
         compute: |rt, a, _| setter(rt, a, 2, 2),
         raises: &[],
         effectful: false,
+        inline: None,
     },
     Prim {
         name: "udpLen",
         signature: "udp -> int",
         doc: "The length field (header and payload, in bytes).",
         typing: mono!([Type::Udp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 4, 2)),
+        compute: |rt, a, _| Ok(two_level::udp_len(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::udp_len, two_level::udp_len_gen),
     },
     Prim {
         name: "udpChecksum",
         signature: "udp -> int",
         doc: "The checksum field, as received (0: no checksum).",
         typing: mono!([Type::Udp] -> Type::Int),
-        compute: |rt, a, _| Ok(get(rt.heap.bytes(a[0]), 6, 2)),
+        compute: |rt, a, _| Ok(two_level::udp_checksum(rt, a[0])),
         raises: &[],
         effectful: false,
+        inline: inline1!(two_level::udp_checksum, two_level::udp_checksum_gen),
     },
 ];
+
+/// The primitives of this file that the JIT inlines, in the two-level style
+/// (`docs/primitives.md`): each is the primitive's computation, and `#[specialize]`
+/// derives from it the generating extension the JIT runs to inline it (a field read
+/// becomes a bounds check, a load and a byte swap).
+#[specialize]
+pub mod two_level {
+    use crate::{Rt, Word};
+    use planp_jit::BeBytes;
+
+    /// `udpSrc`.
+    pub fn udp_src(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(0, 2)
+    }
+
+    /// `udpDst`.
+    pub fn udp_dst(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(2, 2)
+    }
+
+    /// `udpLen`.
+    pub fn udp_len(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(4, 2)
+    }
+
+    /// `udpChecksum`.
+    pub fn udp_checksum(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(6, 2)
+    }
+}
 
 fn setter(rt: &mut Rt, a: &[Word], off: usize, n: usize) -> Result<Word, Exn> {
     Ok(rt.heap.bytes_with_field(a[0], off, n, a[1]))
