@@ -282,6 +282,31 @@ impl<'a> Cx<'a> {
         None
     }
 
+    /// Before the arms of a dynamic choice are translated: a variable handed over owned
+    /// at its one use on each path (`Bind::Val(_, true)`) that two or more arms use is
+    /// passed shared in them instead. The arms are generated one after the other, so the
+    /// first would free the value before the next reads it; it is freed at the end of
+    /// its scope instead.
+    fn share_across_arms(&mut self, arms: &[TokenStream]) {
+        fn mentions(id: &Ident, ts: &TokenStream) -> bool {
+            ts.clone().into_iter().any(|t| match t {
+                TokenTree::Ident(i) => &i == id,
+                TokenTree::Group(g) => mentions(id, &g.stream()),
+                _ => false,
+            })
+        }
+        for scope in &mut self.scopes {
+            for (name, b) in &mut scope.vars {
+                if let Bind::Val(_, once) = b
+                    && *once
+                    && arms.iter().filter(|a| mentions(name, a)).count() > 1
+                {
+                    *once = false;
+                }
+            }
+        }
+    }
+
     // ---- the function ---------------------------------------------------------------
 
     /// The body of the generating extension.
@@ -316,6 +341,17 @@ impl<'a> Cx<'a> {
         let (stmts, tail) = self.block_parts(body, want, true)?;
         let value = self.conform_ret(tail, body.span())?;
         let value_is_v = matches!(self.me.ret, RetKind::Word(_) | RetKind::Fallible(Some(_)));
+        // The word parameters are the function's to free (an owned argument was handed
+        // over; one used once was consumed already, and freeing it again does nothing).
+        let params: Vec<Ident> =
+            self.me.params.iter().filter(|p| matches!(p.kind, ParamKind::Word(_))).map(|p| p.name.clone()).collect();
+        let value = if params.is_empty() {
+            value
+        } else if value_is_v {
+            quote!({ let __r = #value; #(#cg.discard(#params);)* __r })
+        } else {
+            quote!({ #value; #(#cg.discard(#params);)* })
+        };
         let finish = match &self.ret {
             // When no `return` was emitted, the value is the body's own (a constant stays
             // a constant) and there is no join.
@@ -1167,6 +1203,10 @@ impl<'a> Cx<'a> {
         let else_l = self.fresh("else");
         let join = self.fresh("join");
         let cond = self.cond_false(&i.cond, &else_l)?;
+        let arm_tokens: Vec<TokenStream> = std::iter::once(i.then_branch.to_token_stream())
+            .chain(i.else_branch.as_ref().map(|(_, e)| e.to_token_stream()))
+            .collect();
+        self.share_across_arms(&arm_tokens);
         self.dyn_depth += 1;
         let then = self.block_parts(&i.then_branch, want, false);
         let els = match &i.else_branch {
@@ -1459,6 +1499,7 @@ impl<'a> Cx<'a> {
             _ => unreachable!("a fallible scrutinee"),
         };
         let has_value = !matches!(self.fallible_kind(&m.expr), Some(RetKind::Fallible(None)) | Some(RetKind::Unit));
+        self.share_across_arms(&[ok.body.to_token_stream(), er.body.to_token_stream()]);
         self.dyn_depth += 1;
         // Success arm: bind the value.
         self.scopes.push(Scope { vars: Vec::new() });

@@ -27,6 +27,9 @@ fn ui() {
         "static_while",
         "dynamic_in_closure",
         "dynamic_note",
+        "slice_dynamic_offset",
+        "slice_escapes",
+        "inline_without_machine",
     ] {
         t.compile_fail(format!("tests/ui/{case}.rs"));
     }

@@ -200,4 +200,52 @@ mod tests {
         assert!(lookup("ipDstSet").is_some());
         assert!(lookup("noSuchPrimitive").is_none());
     }
+
+    /// The arguments before `->` in a signature, counted at the top level of `*`.
+    fn arity(signature: &str) -> usize {
+        let args = signature.split("->").next().unwrap_or("");
+        let mut depth = 0i32;
+        let mut n = 1;
+        for c in args.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                '*' if depth == 0 => n += 1,
+                _ => {}
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn inlined_primitives_take_as_many_words_as_their_signature_says() {
+        let inlined: Vec<_> = all().iter().filter(|p| p.inline.is_some()).collect();
+        assert!(inlined.len() >= 30, "the header getters are inlined");
+        for p in inlined {
+            let inl = p.inline.expect("filtered");
+            assert_eq!(inl.arity(), arity(p.signature), "{}: {}", p.name, p.signature);
+        }
+    }
+
+    /// A primitive's `compute` is its two-level function: on header bytes of every length
+    /// (getters read 0 beyond the end), the registry's compute and the inlined function's
+    /// interpreter side give the same word.
+    #[test]
+    fn compute_and_the_inlined_function_agree() {
+        let mut rt = Rt::default();
+        let site = Site { args: Vec::new(), ret: Type::Int };
+        for len in [0usize, 1, 3, 8, 20, 40] {
+            let bytes: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(73).wrapping_add(5)).collect();
+            let h = rt.heap.alloc_bytes(&bytes);
+            for p in all().iter().filter(|p| p.inline.is_some()) {
+                let a = [h, 0x1234_5678_9abc];
+                let via_compute = (p.compute)(&mut rt, &a[..arity(p.signature)], &site);
+                let direct = match p.inline.expect("filtered") {
+                    Inline::A1(f) => (f.run)(&mut rt, h),
+                    Inline::A2(f) => (f.run)(&mut rt, h, a[1]),
+                };
+                assert_eq!(via_compute, Ok(direct), "{} on {len} bytes", p.name);
+            }
+        }
+    }
 }

@@ -1,0 +1,23 @@
+use planp_specialize_macro::specialize;
+
+pub struct Machine {
+    pub bytes: Vec<u8>,
+}
+
+impl Machine {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+#[specialize]
+mod engine {
+    use super::Machine;
+    use planp_jit::BeBytes;
+    // A byte slice is read at static offsets only: a header field is at a fixed place.
+    pub fn f(#[dynamic] off: usize, #[dynamic] m: &mut Machine) -> u64 {
+        let b: &[u8] = m.bytes();
+        b.be(off, 2)
+    }
+}
+fn main() {}
