@@ -70,6 +70,8 @@ pub struct Machine {
     raised: Raise,
     /// What the packet being processed lets marshalling reuse (its transport checksum).
     pub reuse: Option<packet::Reuse>,
+    /// The frame being matched against the channels' packet types ([`engine::dispatch`]).
+    input: Vec<u8>,
 }
 
 impl Machine {
@@ -79,12 +81,28 @@ impl Machine {
         let strings = prog.strings.iter().map(|s| rt.heap.alloc_bytes_persistent(s)).collect();
         Machine {
             rt,
-            stack: vec![0; prog.stack_size.max(8)],
+            stack: vec![0; prog.stack_size.max(dispatch_words(prog))],
             fp: 0,
             globals: vec![0; prog.globals.len()],
             strings,
             raised: Raise { exn: Exn(0), span: Span::new(0, 0) },
             reuse: None,
+            input: Vec::new(),
+        }
+    }
+
+    /// A machine with no program, for matching frames against packet types of up to
+    /// `parts` components (`engine::unmarshal`).
+    pub fn for_matching(rt: Rt, parts: usize) -> Machine {
+        Machine {
+            rt,
+            stack: vec![0; UNMARSHAL_SLOTS as usize + parts],
+            fp: 0,
+            globals: Vec::new(),
+            strings: Vec::new(),
+            raised: Raise { exn: Exn(0), span: Span::new(0, 0) },
+            reuse: None,
+            input: Vec::new(),
         }
     }
 
@@ -97,8 +115,9 @@ impl Machine {
             self.strings.push(h);
         }
         self.strings.truncate(prog.strings.len());
-        if self.stack.len() < prog.stack_size {
-            self.stack.resize(prog.stack_size, 0);
+        let words = prog.stack_size.max(dispatch_words(prog));
+        if self.stack.len() < words {
+            self.stack.resize(words, 0);
         }
     }
 
@@ -209,6 +228,63 @@ impl Machine {
         rt.heap.list_from(&stack[start..start + n], elem_is_ptr)
     }
 
+    /// A tuple of the `n` words from frame index `first`; bit `i` of `mask` says whether
+    /// word `i` is a handle.
+    pub fn tuple_from_frame(&mut self, first: Word, n: usize, mask: u64) -> Word {
+        let start = first as usize;
+        let Machine { rt, stack, .. } = self;
+        rt.heap.tuple_from(&stack[start..start + n], mask)
+    }
+
+    // ---- the frame being matched (`engine::dispatch`) -------------------------------
+
+    /// Make `frame` the frame [`engine::dispatch`] matches, and store in the frame what
+    /// link decoding found (the words `dispatch` reads, `packet::dispatch_inputs`).
+    pub fn set_input(&mut self, frame: &[u8], inputs: [Word; 3]) {
+        self.input.clear();
+        self.input.extend_from_slice(frame);
+        self.fp = 0;
+        self.stack[IN_LINK_LEN as usize] = inputs[0];
+        self.stack[IN_NET_END as usize] = inputs[1];
+        self.stack[IN_FLAGS as usize] = inputs[2];
+    }
+
+    /// The frame being matched.
+    pub fn input(&self) -> &[u8] {
+        &self.input
+    }
+
+    /// Its length.
+    pub fn input_len(&self) -> Word {
+        self.input.len() as Word
+    }
+
+    /// A bytes object (in the scratch space) of the `len` bytes of the frame at `start`
+    /// (both within it: `unmarshal` checked).
+    pub fn alloc_input(&mut self, start: Word, len: Word) -> Word {
+        let (s, l) = (start as usize, len as usize);
+        self.rt.heap.alloc_bytes(&self.input[s..s + l])
+    }
+
+    /// The length of the Ethernet header (VLAN tags included) the frame starts with.
+    pub fn input_ethernet_len(&self) -> Option<Word> {
+        packet::link::ethernet_header_len(&self.input).map(|n| n as Word)
+    }
+
+    /// Where the first 0 byte of the frame in `start..end` is.
+    pub fn input_nul(&self, start: Word, end: Word) -> Option<Word> {
+        let b = self.input.get(start as usize..end as usize)?;
+        b.iter().position(|&x| x == 0).map(|i| start + i as Word)
+    }
+
+    /// The shape of the IPv4 (or, if `v6`, IPv6) packet in the frame's bytes
+    /// `start..end`, packed in a word (`packet::shape_word`).
+    pub fn input_ip_shape(&self, v6: bool, start: Word, end: Word, truncated: bool) -> Option<Word> {
+        let b = self.input.get(start as usize..end as usize)?;
+        let s = if v6 { packet::ipv6_shape(b, truncated)? } else { packet::ipv4_shape(b, truncated)? };
+        packet::shape_word(&s)
+    }
+
     /// Call a primitive: its arguments are the `n` words from frame index `first`.
     #[inline]
     pub fn call_prim(
@@ -228,14 +304,48 @@ impl Machine {
     }
 }
 
+// ---- the frame while `engine::dispatch` matches a frame -------------------------------
+
+/// Slot of the dispatch frame holding where the network packet starts in the frame.
+pub const IN_LINK_LEN: Slot = 1;
+/// Slot holding where the network packet's bytes end.
+pub const IN_NET_END: Slot = 2;
+/// Slot holding the frame's flags: its network protocol (`NET_*`), [`ETHERNET`],
+/// [`TRUNCATED`].
+pub const IN_FLAGS: Slot = 3;
+/// Where `unmarshal` keeps the components it has read, one slot each.
+pub const UNMARSHAL_SLOTS: Slot = 4;
+/// The network protocol, in the low bits of the flags.
+pub const NET_MASK: Word = 3;
+/// An IPv4 packet.
+pub const NET_IPV4: Word = 1;
+/// An IPv6 packet.
+pub const NET_IPV6: Word = 2;
+/// The frame is an Ethernet frame.
+pub const ETHERNET: Word = 4;
+/// The capture cut the frame short.
+pub const TRUNCATED: Word = 8;
+
+/// The words of frame a program's dispatch needs: the inputs, then a slot per component
+/// of its longest packet type.
+pub fn dispatch_words(prog: &Program) -> usize {
+    let parts = prog.channels.iter().filter_map(|c| c.layout.as_ref()).map(|l| l.parts.len()).max().unwrap_or(0);
+    (UNMARSHAL_SLOTS as usize + parts).max(8)
+}
+
 /// The evaluator proper, in the two-level style: `#[specialize]` derives from each
 /// function here its generating extension (`eval_gen`, ...), which the JIT runs once per
 /// program to emit the code of the dynamic part. See `docs/specialization.md`.
 #[specialize]
 pub mod engine {
-    use super::{Machine, Raised, concat, deep_compare, reverse, send};
+    use super::{
+        ETHERNET, IN_FLAGS, IN_LINK_LEN, IN_NET_END, Machine, NET_IPV4, NET_IPV6, NET_MASK, Raised, TRUNCATED,
+        UNMARSHAL_SLOTS, concat, deep_compare, reverse, send,
+    };
     use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
+    use crate::packet::{PacketLayout, Part, SHAPE_FRAGMENT, SHAPE_LEN_MASK, SHAPE_PROTO_SHIFT, SHAPE_TOTAL_SHIFT};
     use crate::span::Span;
+    use planp_jit::BeBytes;
     use planp_primitives::{Inline, NIL, Word};
 
     /// A static value used as dynamic data: the identity here; an immediate operand in
@@ -507,6 +617,192 @@ pub mod engine {
                 CmpOp::Ge => (x >= y) as Word,
             },
             CmpKind::Deep(t) => deep_compare(m, op, t, x, y),
+        }
+    }
+
+    /// Which `network` channel takes the frame in the machine ([`Machine::set_input`]):
+    /// the first, in program order, whose packet type the frame matches. Gives the packet
+    /// value [`unmarshal`] built and leaves the channel's number in slot 0; fails if no
+    /// channel takes the frame. The channels and their packet types are static, so the
+    /// generated code is the sequence of their matching code.
+    // A dynamic result is taken apart by `match` (the two-level form; `if let` is for
+    // static values).
+    #[allow(clippy::single_match)]
+    pub fn dispatch(#[stat] p: &Program, #[dynamic] m: &mut Machine) -> Option<Word> {
+        let link_len = m.frame_load(IN_LINK_LEN);
+        let net_end = m.frame_load(IN_NET_END);
+        let flags = m.frame_load(IN_FLAGS);
+        for (i, ch) in p.channels.iter().enumerate() {
+            if let Some(layout) = &ch.layout {
+                note!("channel {}#{}: does the frame match?", ch.name, ch.overload);
+                let fits = match layout.net() {
+                    Some(Part::Ip) => (flags & NET_MASK) == NET_IPV4,
+                    Some(_) => (flags & NET_MASK) == NET_IPV6,
+                    None => (flags & ETHERNET) != 0,
+                };
+                if fits {
+                    match unmarshal(layout, m, link_len, net_end, flags) {
+                        Some(pkt) => {
+                            m.frame_store(0, lift(i as Word));
+                            return Some(pkt);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The packet value of type `layout` that the frame in the machine carries, or a
+    /// failure if it does not match the type (`docs/packets.md`, "Matching"): each
+    /// component read in turn from the bytes left, `start..end` of the frame; headers
+    /// and blobs become bytes objects, scalars words.
+    pub fn unmarshal(
+        #[stat] layout: &PacketLayout,
+        #[dynamic] m: &mut Machine,
+        #[dynamic] link_len: Word,
+        #[dynamic] net_end: Word,
+        #[dynamic] flags: Word,
+    ) -> Option<Word> {
+        let has_net = layout.net().is_some();
+        #[dynamic]
+        let mut start: Word = 0;
+        #[dynamic]
+        let mut end: Word = 0;
+        if has_net {
+            if link_len > net_end || net_end > m.input_len() {
+                return None;
+            }
+            start = link_len;
+            end = net_end;
+        }
+        #[dynamic]
+        let mut shape: Word = 0;
+        for (k, part) in layout.parts.iter().enumerate() {
+            let slot = UNMARSHAL_SLOTS + k as Slot;
+            note!("component {k}: {part:?}");
+            match part {
+                Part::Eth => {
+                    if (flags & ETHERNET) == 0 {
+                        return None;
+                    }
+                    // With an IP part, everything before the IP header (tags and MPLS
+                    // labels included); without, the Ethernet header and its VLAN tags.
+                    if has_net {
+                        let v = m.alloc_input(0, link_len);
+                        m.frame_store(slot, v);
+                    } else {
+                        let n: Word = m.input_ethernet_len()?;
+                        let v = m.alloc_input(0, n);
+                        m.frame_store(slot, v);
+                        start = n;
+                        end = m.input_len();
+                    }
+                }
+                Part::Ip | Part::Ip6 => {
+                    let s: Word = m.input_ip_shape(*part == Part::Ip6, start, end, (flags & TRUNCATED) != 0)?;
+                    let hl = s & SHAPE_LEN_MASK;
+                    let total = s.wrapping_shr(SHAPE_TOTAL_SHIFT) & SHAPE_LEN_MASK;
+                    let v = m.alloc_input(start, hl);
+                    m.frame_store(slot, v);
+                    end = start.wrapping_add(total);
+                    start = start.wrapping_add(hl);
+                    shape = s;
+                }
+                Part::Tcp => {
+                    if !has_net {
+                        return None;
+                    }
+                    if (shape.wrapping_shr(SHAPE_PROTO_SHIFT) & 0xff) != 6
+                        || (shape & SHAPE_FRAGMENT) != 0
+                        || end.wrapping_sub(start) < 20
+                    {
+                        return None;
+                    }
+                    let f: &[u8] = m.input();
+                    let hl = f.be(start.wrapping_add(12), 1).wrapping_shr(4).wrapping_mul(4);
+                    if hl < 20 || hl > end.wrapping_sub(start) {
+                        return None;
+                    }
+                    let v = m.alloc_input(start, hl);
+                    m.frame_store(slot, v);
+                    start = start.wrapping_add(hl);
+                }
+                Part::Udp => {
+                    if !has_net {
+                        return None;
+                    }
+                    if (shape.wrapping_shr(SHAPE_PROTO_SHIFT) & 0xff) != 17
+                        || (shape & SHAPE_FRAGMENT) != 0
+                        || end.wrapping_sub(start) < 8
+                    {
+                        return None;
+                    }
+                    let f: &[u8] = m.input();
+                    let l = f.be(start.wrapping_add(4), 2);
+                    let rest = end.wrapping_sub(start);
+                    // 0: the bytes there are (IPv6 jumbograms, segmentation offload);
+                    // longer than the bytes: cut short by the capture, or no match.
+                    if l > rest && (flags & TRUNCATED) == 0 {
+                        return None;
+                    }
+                    let len = if l == 0 || l > rest { rest } else { l };
+                    if len < 8 {
+                        return None;
+                    }
+                    let v = m.alloc_input(start, 8);
+                    m.frame_store(slot, v);
+                    end = start.wrapping_add(len);
+                    start = start.wrapping_add(8);
+                }
+                Part::Char | Part::Bool => {
+                    if start >= end {
+                        return None;
+                    }
+                    let f: &[u8] = m.input();
+                    let c = f.be(start, 1);
+                    if *part == Part::Bool && c > 1 {
+                        return None;
+                    }
+                    m.frame_store(slot, c);
+                    start = start.wrapping_add(1);
+                }
+                Part::Int | Part::Host => {
+                    if end.wrapping_sub(start) < 4 {
+                        return None;
+                    }
+                    let f: &[u8] = m.input();
+                    let x = f.be(start, 4);
+                    if *part == Part::Int {
+                        let i = x as i32;
+                        m.frame_store(slot, i as Word);
+                    } else {
+                        m.frame_store(slot, x);
+                    }
+                    start = start.wrapping_add(4);
+                }
+                Part::String => {
+                    let nul: Word = m.input_nul(start, end)?;
+                    let v = m.alloc_input(start, nul.wrapping_sub(start));
+                    m.frame_store(slot, v);
+                    start = nul.wrapping_add(1);
+                }
+                Part::Blob => {
+                    let v = m.alloc_input(start, end.wrapping_sub(start));
+                    m.frame_store(slot, v);
+                    start = end;
+                }
+            }
+        }
+        if start != end {
+            return None;
+        }
+        if layout.is_tuple() {
+            let first = m.frame_index(UNMARSHAL_SLOTS);
+            Some(m.tuple_from_frame(first, layout.parts.len(), layout.mask()))
+        } else {
+            Some(m.frame_load(UNMARSHAL_SLOTS))
         }
     }
 }

@@ -32,7 +32,10 @@ pub struct Compiled {
     /// carries valid, and it cannot change while shared (`Arc::make_mut` would copy).
     prog: Arc<Program>,
     channels: Vec<Code<Machine>>,
-    /// How long code generation took, all channels together.
+    /// The program's dispatch (`engine::dispatch`: channel choice, matching and
+    /// unmarshalling), if it has `network` channels.
+    dispatch: Option<Code<Machine>>,
+    /// How long code generation took, all channels and the dispatch together.
     pub gen_time: Duration,
 }
 
@@ -64,8 +67,12 @@ impl Compiled {
         for i in 0..prog.channels.len() {
             channels.push(generate(&prog, i, false)?);
         }
+        let dispatch = match prog.channels.iter().any(|c| c.layout.is_some()) {
+            true => Some(generate_dispatch(&prog, false)?),
+            false => None,
+        };
         let gen_time = start.elapsed();
-        Ok(Compiled { prog, channels, gen_time })
+        Ok(Compiled { prog, channels, dispatch, gen_time })
     }
 
     /// The program the code was made for.
@@ -81,6 +88,29 @@ impl Compiled {
         // interpreter's, as large as the program needs (`Machine::new`/`grow`).
         let ret = unsafe { self.channels[i].run_machine(m) };
         if ret.status == planp_jit::OK { Ok(ret.value) } else { Err(Raised) }
+    }
+
+    /// Run the program's dispatch on `m` (its input set by [`Machine::set_input`]): the
+    /// packet value of the first `network` channel whose type the frame matches (its
+    /// number is then in slot 0), or `None`. What `engine::dispatch` does, as code.
+    pub fn dispatch(&self, m: &mut Machine) -> Option<Word> {
+        let code = self.dispatch.as_ref()?;
+        // SAFETY: as for `run`: generated from `self.prog`, kept alive and unchanged; the
+        // frame is the machine's own, with room for the dispatch (`dispatch_words`).
+        let ret = unsafe { code.run_machine(m) };
+        (ret.status == planp_jit::OK).then_some(ret.value)
+    }
+
+    /// The dispatch's code, disassembled with notes (generated again with them on, like
+    /// [`Compiled::disassemble`]), if the program has `network` channels.
+    pub fn disassemble_dispatch(&self) -> Option<String> {
+        self.dispatch.as_ref()?;
+        generate_dispatch(&self.prog, true).ok().map(|c| c.disassemble())
+    }
+
+    /// The size of the dispatch's code, in bytes (0 without `network` channels).
+    pub fn dispatch_bytes(&self) -> usize {
+        self.dispatch.as_ref().map_or(0, Code::len)
     }
 
     /// Channel `i`'s code, disassembled, with notes: the interpreter construct each
@@ -108,7 +138,7 @@ impl Compiled {
 
     /// The size of all the code, in bytes.
     pub fn code_bytes(&self) -> usize {
-        self.channels.iter().map(Code::len).sum()
+        self.channels.iter().map(Code::len).sum::<usize>() + self.dispatch_bytes()
     }
 
     /// The size of channel `i`'s code, in bytes.
@@ -126,6 +156,18 @@ fn generate(prog: &Program, i: usize, notes: bool) -> Result<Code<Machine>, JitE
         cg.note(&format!("channel {}#{}", ch.name, ch.overload));
     }
     let v = engine::eval_gen(prog, &ch.body, &mut cg);
+    cg.ret(v);
+    cg.finish()
+}
+
+/// Generate the program's dispatch, with notes or without.
+fn generate_dispatch(prog: &Program, notes: bool) -> Result<Code<Machine>, JitError> {
+    let mut cg: Gen<'_, Machine> = Gen::new();
+    cg.set_notes(notes);
+    if notes {
+        cg.note("dispatch: channel choice, matching, unmarshalling");
+    }
+    let v = engine::dispatch_gen(prog, &mut cg);
     cg.ret(v);
     cg.finish()
 }

@@ -16,11 +16,11 @@
 //!   keep; so memory does not grow from packet to packet unless the states do.
 
 use crate::diag::{Diag, Phase};
-use crate::eval::{Machine, Raise, eval};
+use crate::eval::{ETHERNET, Machine, NET_IPV4, NET_IPV6, Raise, TRUNCATED, engine, eval};
 use crate::ir::{Init, Program};
 use crate::jit::Compiled;
 use crate::packet::link::{self, Decoded, LinkType, Net};
-use crate::packet::{Captured, Reuse, encap, ipv4_shape, ipv6_shape, unmarshal};
+use crate::packet::{Reuse, encap, ipv4_shape, ipv6_shape};
 use crate::span::Span;
 use planp_primitives::heap::HeapStats;
 use planp_primitives::value::{self, zero};
@@ -265,24 +265,26 @@ impl Node {
             outcome = Some(self.run(i, v, None));
         }
         let ethernet = lt.base() == 1;
-        if outcome.is_none() && (d.net != Net::Other || ethernet) {
-            for (i, ch) in prog.channels.iter().enumerate() {
-                let Some(layout) = &ch.layout else { continue };
-                let fits = match layout.net() {
-                    Some(crate::packet::Part::Ip) => d.net == Net::Ipv4,
-                    Some(_) => d.net == Net::Ipv6,
-                    None => ethernet,
-                };
-                if !fits {
-                    continue;
-                }
-                let how = Captured { ethernet, truncated: wire_len > frame.len() };
-                if let Some(pkt) = unmarshal(layout, frame, &d, how, &mut self.m.rt.heap) {
-                    let net = &frame[d.link_len..d.net_end];
-                    let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
-                    outcome = Some(self.run(i, pkt, Some(reuse)));
-                    break;
-                }
+        if outcome.is_none() && (d.net != Net::Other || ethernet) && prog.channels.iter().any(|c| c.layout.is_some()) {
+            // Channel choice, matching and unmarshalling: `engine::dispatch`, interpreted
+            // or as the generated code of the program's dispatch.
+            let net = match d.net {
+                Net::Ipv4 => NET_IPV4,
+                Net::Ipv6 => NET_IPV6,
+                Net::Other => 0,
+            };
+            let flags = net | if ethernet { ETHERNET } else { 0 } | if wire_len > frame.len() { TRUNCATED } else { 0 };
+            self.m.set_input(frame, [d.link_len as Word, d.net_end as Word, flags]);
+            let matched = match &self.jit {
+                Some(code) => code.dispatch(&mut self.m),
+                None => engine::dispatch(&prog, &mut self.m),
+            };
+            if let Some(pkt) = matched {
+                let i = self.m.frame_load(0) as usize;
+                let layout = prog.channels[i].layout.as_ref().expect("dispatch picks a network channel");
+                let net = &frame[d.link_len..d.net_end];
+                let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
+                outcome = Some(self.run(i, pkt, Some(reuse)));
             }
         }
         let mut o = outcome.unwrap_or_else(|| {

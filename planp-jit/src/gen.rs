@@ -1042,6 +1042,91 @@ impl<'p, M> Gen<'p, M> {
         self.new_val(dst)
     }
 
+    /// [`Gen::load_be`] at a dynamic offset: the big-endian number in the `n` bytes (at
+    /// most 8) at `off` of the slice at `ptr` of length `len`, or 0 if they are not all
+    /// there (`off + n` beyond `len`, or overflowing).
+    pub fn load_be_at(&mut self, ptr: V, len: V, off: V, n: u8) -> V {
+        assert!(n <= 8, "internal error: a big-endian load reads at most 8 bytes");
+        if !self.emits(&[ptr, len, off]) {
+            return self.skip(&[ptr, len, off]);
+        }
+        if let Some(o) = self.constant(off).and_then(|o| u32::try_from(o).ok()) {
+            self.consume(off);
+            return self.load_be(ptr, len, o, n);
+        }
+        if n == 0 {
+            for v in [ptr, len, off] {
+                self.consume(v);
+            }
+            return self.imm(0);
+        }
+        // The address, `ptr + off`, in a register of its own (a copy: `off` and `ptr`
+        // stay as they are), and `off + n`, checked against `len`, in `r11`.
+        let (lp, ll, lo) = (self.loc(ptr), self.loc(len), self.loc(off));
+        let dst = self.alloc();
+        let d = match dst {
+            Loc::Reg(d) => d,
+            _ => RAX,
+        };
+        let skip = self.asm.new_dynamic_label();
+        let n32 = n as i32;
+        self.mov_r_loc(R11, lo);
+        dynasm!(self.asm ; .arch x64 ; add r11, n32 ; jc =>skip);
+        // `cmp len, r11`, `len` wherever it is.
+        match ll {
+            Loc::Reg(r) => dynasm!(self.asm ; .arch x64 ; cmp Rq(r), r11),
+            Loc::Slot(s) => {
+                let m = slot_disp(s);
+                dynasm!(self.asm ; .arch x64 ; cmp QWORD [rsp + m], r11);
+            }
+            l => {
+                // A constant length (or anything else) goes through the result register,
+                // which is zeroed below anyway.
+                self.mov_r_loc(d, l);
+                dynasm!(self.asm ; .arch x64 ; cmp Rq(d), r11);
+            }
+        }
+        dynasm!(self.asm ; .arch x64 ; jb =>skip);
+        // The address: `ptr + off - 0` into r11 (off + n - n).
+        dynasm!(self.asm ; .arch x64 ; sub r11, n32);
+        match lp {
+            Loc::Reg(r) => dynasm!(self.asm ; .arch x64 ; add r11, Rq(r)),
+            Loc::Slot(s) => {
+                let m = slot_disp(s);
+                dynasm!(self.asm ; .arch x64 ; add r11, QWORD [rsp + m]);
+            }
+            l => {
+                self.mov_r_loc(d, l);
+                dynasm!(self.asm ; .arch x64 ; add r11, Rq(d));
+            }
+        }
+        match n {
+            1 => dynasm!(self.asm ; .arch x64 ; movzx Rd(d), BYTE [r11]),
+            2 => dynasm!(self.asm ; .arch x64 ; movzx Rd(d), WORD [r11] ; rol Rw(d), 8),
+            4 => dynasm!(self.asm ; .arch x64 ; mov Rd(d), DWORD [r11] ; bswap Rd(d)),
+            8 => dynasm!(self.asm ; .arch x64 ; mov Rq(d), QWORD [r11] ; bswap Rq(d)),
+            _ => {
+                dynasm!(self.asm ; .arch x64 ; xor Rd(d), Rd(d));
+                for i in 0..n as i32 {
+                    dynasm!(self.asm ; .arch x64 ; shl Rq(d), 8 ; mov Rb(d), BYTE [r11 + i]);
+                }
+            }
+        }
+        let done = self.asm.new_dynamic_label();
+        dynasm!(self.asm
+            ; .arch x64
+            ; jmp =>done
+            ; =>skip
+            ; xor Rd(d), Rd(d)
+            ; =>done
+        );
+        for v in [ptr, len, off] {
+            self.consume(v);
+        }
+        self.move_loc(dst, Loc::Reg(d));
+        self.new_val(dst)
+    }
+
     /// Generate code for a part `N` of the machine `M` (a field at a fixed offset) with
     /// `f`, which drives a generator for machines `N`: the shims it calls get the part's
     /// address. This is how a generating extension written for one machine (a

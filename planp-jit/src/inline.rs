@@ -8,8 +8,9 @@
 //!   the JIT runs to inline it). [`inline1`]..[`inline3`] call one; in a two-level
 //!   function, the macro turns such a call into the generating extension's unfolding.
 //! - [`BeBytes`]: the one read of a byte slice in the dynamic vocabulary, a big-endian
-//!   number at a static offset, 0 when the bytes are not all there. In generated code
-//!   it is a bounds check and a load with a byte swap ([`Gen::load_be`]).
+//!   number of a static width, 0 when the bytes are not all there. In generated code
+//!   it is a bounds check and a load with a byte swap ([`Gen::load_be`] at a static
+//!   offset, [`Gen::load_be_at`] at a dynamic one).
 
 use crate::{Gen, V};
 
@@ -67,13 +68,14 @@ inline_fns! {
 pub trait BeBytes {
     /// The big-endian number in the `n` bytes (at most 8) at `off`, or 0 if they are
     /// not all there.
-    fn be(&self, off: usize, n: usize) -> u64;
+    fn be<O: TryInto<usize>>(&self, off: O, n: usize) -> u64;
 }
 
 impl BeBytes for [u8] {
     #[inline]
-    fn be(&self, off: usize, n: usize) -> u64 {
+    fn be<O: TryInto<usize>>(&self, off: O, n: usize) -> u64 {
         debug_assert!(n <= 8, "a big-endian read is at most 8 bytes");
+        let Ok(off) = off.try_into() else { return 0 };
         match off.checked_add(n).and_then(|end| self.get(off..end)) {
             Some(f) => f.iter().fold(0, |acc, &x| acc << 8 | x as u64),
             None => 0,

@@ -703,33 +703,36 @@ impl<'a> Cx<'a> {
         Ok(quote!(let (#p, #l) = #ts;))
     }
 
-    /// A method call on a byte slice: `b.be(off, n)` (static offset and width) or
-    /// `b.len()`.
+    /// A method call on a byte slice: `b.be(off, n)` (a static width; the offset static,
+    /// a load at a constant displacement, or dynamic) or `b.len()`.
     fn slice_method(&mut self, mc: &ExprMethodCall, p: &Ident, l: &Ident) -> R<Out> {
         let cg = self.cg.clone();
         match (mc.method.to_string().as_str(), mc.args.len()) {
             ("len", 0) => Ok(Out::Dyn(quote!(#l.shared()), Some(WordTy::U64))),
             ("be", 2) => {
-                let mut st = Vec::new();
-                for a in &mc.args {
-                    match self.expr(a, Want::Any)? {
-                        Out::Static(ts) => st.push(ts),
-                        _ => {
-                            return Err(err_at(
-                                a,
-                                "the offset and the width of `.be` are static (a header field is at a fixed place)",
-                            ));
-                        }
+                let n = match self.expr(&mc.args[1], Want::Any)? {
+                    Out::Static(ts) => ts,
+                    _ => {
+                        return Err(err_at(
+                            &mc.args[1],
+                            "the width of `.be` is static (a field has a fixed size): only its offset may be dynamic",
+                        ));
                     }
-                }
-                let (off, n) = (&st[0], &st[1]);
+                };
+                let n = quote!(::core::convert::TryFrom::try_from(#n).expect("a static width of at most 8 bytes"));
                 Ok(Out::Dyn(
-                    quote!(#cg.load_be(
-                        #p.shared(),
-                        #l.shared(),
-                        ::core::convert::TryFrom::try_from(#off).expect("a static offset below 4 GiB"),
-                        ::core::convert::TryFrom::try_from(#n).expect("a static width of at most 8 bytes"),
-                    )),
+                    match self.expr(&mc.args[0], Want::Any)? {
+                        Out::Static(off) => quote!(#cg.load_be(
+                            #p.shared(),
+                            #l.shared(),
+                            ::core::convert::TryFrom::try_from(#off).expect("a static offset below 4 GiB"),
+                            #n,
+                        )),
+                        o => {
+                            let off = self.value_of(o, Some(WordTy::U64), mc.args[0].span())?;
+                            quote!({ let __off = #off; #cg.load_be_at(#p.shared(), #l.shared(), __off, #n) })
+                        }
+                    },
                     Some(WordTy::U64),
                 ))
             }

@@ -27,7 +27,7 @@ fn ui() {
         "static_while",
         "dynamic_in_closure",
         "dynamic_note",
-        "slice_dynamic_offset",
+        "slice_dynamic_width",
         "slice_escapes",
         "inline_without_machine",
     ] {

@@ -28,10 +28,10 @@ pub const PRIMS: &[Prim] = &[
         signature: "ip -> int",
         doc: "The header length in bytes (the IHL field times 4: 20 without options).",
         typing: mono!([Type::Ip] -> Type::Int),
-        compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
+        compute: |rt, a, _| Ok(two_level::ip_hlen(rt, a[0])),
         raises: &[],
         effectful: false,
-        inline: None,
+        inline: inline1!(two_level::ip_hlen, two_level::ip_hlen_gen),
     },
     Prim {
         name: "ipTos",
@@ -308,6 +308,12 @@ pub mod two_level {
     /// `hostOfInt`.
     pub fn host_of_int(#[dynamic] _rt: &mut Rt, #[dynamic] x: Word) -> Word {
         x & 0xffff_ffff
+    }
+
+    /// `ipHlen`: the header length in bytes, from its length field in 32-bit words.
+    pub fn ip_hlen(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        (b.be(0, 1) & 0x0f).wrapping_mul(4)
     }
 }
 

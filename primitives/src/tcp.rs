@@ -95,10 +95,10 @@ pub const PRIMS: &[Prim] = &[
         signature: "tcp -> int",
         doc: "The header length in bytes (the data-offset field times 4: 20 without options).",
         typing: mono!([Type::Tcp] -> Type::Int),
-        compute: |rt, a, _| Ok(header_len(rt.heap.bytes(a[0])) as Word),
+        compute: |rt, a, _| Ok(two_level::tcp_hlen(rt, a[0])),
         raises: &[],
         effectful: false,
-        inline: None,
+        inline: inline1!(two_level::tcp_hlen, two_level::tcp_hlen_gen),
     },
     Prim {
         name: "tcpFlags",
@@ -223,6 +223,12 @@ pub mod two_level {
     pub fn tcp_urgent(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
         let b: &[u8] = rt.heap.bytes(h);
         b.be(18, 2)
+    }
+
+    /// `tcpHlen`: the header length in bytes, from its length field in 32-bit words.
+    pub fn tcp_hlen(#[dynamic] rt: &mut Rt, #[dynamic] h: Word) -> Word {
+        let b: &[u8] = rt.heap.bytes(h);
+        b.be(12, 1).wrapping_shr(4).wrapping_mul(4)
     }
 }
 

@@ -20,9 +20,8 @@ pub mod describe;
 pub mod encap;
 pub mod link;
 
-use link::Decoded;
 use planp_primitives::bytes::get;
-use planp_primitives::{Heap, Type, Word, ip, ip6, tcp};
+use planp_primitives::{Heap, Type, Word, ip, ip6};
 
 /// One component of a packet type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -173,6 +172,34 @@ pub struct IpShape {
     pub total_len: usize,
 }
 
+/// The bits of a header length or packet length in a [`shape_word`].
+pub const SHAPE_LEN_MASK: u64 = (1 << 24) - 1;
+/// Where the packet's length starts in a [`shape_word`].
+pub const SHAPE_TOTAL_SHIFT: u32 = 24;
+/// Where the protocol byte starts in a [`shape_word`].
+pub const SHAPE_PROTO_SHIFT: u32 = 48;
+/// Set in a [`shape_word`] for a fragment other than the first.
+pub const SHAPE_FRAGMENT: u64 = 1 << 56;
+/// Set in a [`shape_word`] for a first fragment.
+pub const SHAPE_FIRST_FRAGMENT: u64 = 1 << 57;
+
+/// An [`IpShape`] in one word, as matching in generated code reads it: header length
+/// (bits 0-23), packet length (24-47), protocol (48-55), fragment flags (56, 57). `None`
+/// for lengths of 16 MiB or more, which no capture holds (pcap's largest snapshot
+/// length is 256 KiB).
+pub fn shape_word(s: &IpShape) -> Option<u64> {
+    let (hl, total) = (s.header_len as u64, s.total_len as u64);
+    if hl > SHAPE_LEN_MASK || total > SHAPE_LEN_MASK {
+        return None;
+    }
+    Some(
+        hl | total << SHAPE_TOTAL_SHIFT
+            | (s.proto as u64) << SHAPE_PROTO_SHIFT
+            | if s.fragment { SHAPE_FRAGMENT } else { 0 }
+            | if s.first_fragment { SHAPE_FIRST_FRAGMENT } else { 0 },
+    )
+}
+
 /// Parse an IPv4 header at the start of `b`. A total length of 0 (as captured with
 /// segmentation offload) means "the captured bytes"; a total length beyond them is
 /// accepted only if the capture `truncated` the frame (a short snapshot length), and the
@@ -239,112 +266,9 @@ pub fn ipv6_shape(b: &[u8], truncated: bool) -> Option<IpShape> {
     })
 }
 
-/// How a frame was captured: which link type, and whether the capture cut it short.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Captured {
-    /// Is it an Ethernet frame (only those match types that start with `eth`)?
-    pub ethernet: bool,
-    /// Did the capture keep fewer bytes than the frame had on the wire? Then length
-    /// fields beyond the captured bytes are expected, not malformed.
-    pub truncated: bool,
-}
-
-/// Read a packet of layout `layout` from a frame, or `None` if it does not match.
-/// `frame` is the whole captured frame and `d` where its network packet is. Header and
-/// field values are allocated in the scratch space.
-pub fn unmarshal(layout: &PacketLayout, frame: &[u8], d: &Decoded, how: Captured, heap: &mut Heap) -> Option<Word> {
-    let Captured { ethernet, truncated } = how;
-    let mut vals: Vec<Word> = Vec::with_capacity(layout.parts.len());
-    let has_net = layout.net().is_some();
-    let mut rest: &[u8] = if has_net { frame.get(d.link_len..d.net_end)? } else { &[] };
-    let mut shape: Option<IpShape> = None;
-    for &part in &layout.parts {
-        match part {
-            Part::Eth => {
-                if !ethernet {
-                    return None;
-                }
-                // With an IP part, everything before the IP header (tags and MPLS labels
-                // included); without, the Ethernet header and its VLAN tags.
-                let n = if has_net { d.link_len } else { link::ethernet_header_len(frame)? };
-                vals.push(heap.alloc_bytes(&frame[..n]));
-                if !has_net {
-                    rest = &frame[n..];
-                }
-            }
-            Part::Ip | Part::Ip6 => {
-                let s = if part == Part::Ip { ipv4_shape(rest, truncated)? } else { ipv6_shape(rest, truncated)? };
-                vals.push(heap.alloc_bytes(&rest[..s.header_len]));
-                rest = &rest[s.header_len..s.total_len];
-                shape = Some(s);
-            }
-            Part::Tcp => {
-                let s = shape?;
-                if s.proto != 6 || s.fragment || rest.len() < 20 {
-                    return None;
-                }
-                let hl = tcp::header_len(rest);
-                if hl < 20 || hl > rest.len() {
-                    return None;
-                }
-                vals.push(heap.alloc_bytes(&rest[..hl]));
-                rest = &rest[hl..];
-            }
-            Part::Udp => {
-                let s = shape?;
-                if s.proto != 17 || s.fragment || rest.len() < 8 {
-                    return None;
-                }
-                let len = match get(rest, 4, 2) as usize {
-                    0 => rest.len(), // IPv6 jumbograms, segmentation offload
-                    l if l > rest.len() && !truncated => return None,
-                    l => l.min(rest.len()), // cut short by the capture
-                };
-                if len < 8 {
-                    return None;
-                }
-                vals.push(heap.alloc_bytes(&rest[..8]));
-                rest = &rest[8..len];
-            }
-            Part::Char => {
-                let (&c, r) = rest.split_first()?;
-                vals.push(c as Word);
-                rest = r;
-            }
-            Part::Bool => {
-                let (&c, r) = rest.split_first()?;
-                if c > 1 {
-                    return None;
-                }
-                vals.push(c as Word);
-                rest = r;
-            }
-            Part::Int => {
-                let (f, r) = rest.split_at_checked(4)?;
-                vals.push(i32::from_be_bytes(f.try_into().ok()?) as i64 as Word);
-                rest = r;
-            }
-            Part::Host => {
-                let (f, r) = rest.split_at_checked(4)?;
-                vals.push(u32::from_be_bytes(f.try_into().ok()?) as Word);
-                rest = r;
-            }
-            Part::String => {
-                let nul = rest.iter().position(|&b| b == 0)?;
-                vals.push(heap.alloc_bytes(&rest[..nul]));
-                rest = &rest[nul + 1..];
-            }
-            Part::Blob => {
-                vals.push(heap.alloc_bytes(rest));
-                rest = &[];
-            }
-        }
-    }
-    if !rest.is_empty() {
-        return None;
-    }
-    Some(if layout.is_tuple() { heap.tuple_from(&vals, layout.mask()) } else { vals[0] })
-}
+// Matching a frame against a packet type (unmarshalling) is `engine::unmarshal` in
+// `eval.rs`: written in the two-level style, it is what the interpreter runs and what
+// the JIT compiles for each `network` channel's type (`engine::dispatch`).
 
 /// What the packet being processed lets marshalling reuse: its transport checksum, when
 /// a sent packet carries the same payload object behind a transport header of the same
@@ -666,9 +590,23 @@ mod tests {
         layout_of(&Type::Tuple(ts.to_vec())).unwrap()
     }
 
+    /// Match `pkt`, a raw IP packet, against `layout` with `engine::unmarshal` (the
+    /// interpreter's copy), on a machine that borrows `heap`.
     fn raw(layout: &PacketLayout, pkt: &[u8], heap: &mut Heap) -> Option<Word> {
+        use crate::eval::{Machine, NET_IPV4, NET_IPV6, engine};
         let d = link::decode(LinkType::RAW, pkt);
-        unmarshal(layout, pkt, &d, Captured { ethernet: false, truncated: false }, heap)
+        let net = match d.net {
+            link::Net::Ipv4 => NET_IPV4,
+            link::Net::Ipv6 => NET_IPV6,
+            link::Net::Other => 0,
+        };
+        let mut rt = planp_primitives::Rt::default();
+        std::mem::swap(&mut rt.heap, heap);
+        let mut m = Machine::for_matching(rt, layout.parts.len());
+        m.set_input(pkt, [d.link_len as Word, d.net_end as Word, net]);
+        let v = engine::unmarshal(layout, &mut m, d.link_len as Word, d.net_end as Word, net);
+        std::mem::swap(&mut m.rt.heap, heap);
+        v
     }
 
     fn tcp_ok(out: &[u8]) -> bool {

@@ -14,10 +14,10 @@ impl Machine {
 mod engine {
     use super::Machine;
     use planp_jit::BeBytes;
-    // A byte slice is read at static offsets only: a header field is at a fixed place.
-    pub fn f(#[dynamic] off: usize, #[dynamic] m: &mut Machine) -> u64 {
+    // A byte slice is read with a static width (the offset may be dynamic).
+    pub fn f(#[dynamic] n: usize, #[dynamic] m: &mut Machine) -> u64 {
         let b: &[u8] = m.bytes();
-        b.be(off, 2)
+        b.be(1, n)
     }
 }
 fn main() {}
