@@ -40,7 +40,7 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (":reset", "", "return the states to their initial values"),
     (":type", "EXPR", "show the type of an expression without evaluating it"),
     (":engine", "[interp | jit]", "show or choose the engine that runs channels (choosing resets the states)"),
-    (":asm", "[CHANNEL]", "the JIT's code of a channel (NAME or NAME#K), or of every channel"),
+    (":asm", "[CHANNEL]", "the JIT's code of a channel (NAME or NAME#K), of the dispatch (`dispatch`), or of all"),
     (":prims", "[TEXT]", "list the primitives (whose name contains TEXT)"),
     (":help", "", "this list"),
     (":quit", "", "leave (also Ctrl-D)"),

@@ -166,7 +166,7 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
     let engine = match node.compiled() {
         Some(c) => {
             if args.dump_asm {
-                let all: Vec<usize> = (0..prog.channels.len()).collect();
+                let all = ((0..prog.channels.len()).collect(), true);
                 let mut stdout = std::io::stdout().lock();
                 let _ = stdout.write_all(crate::asm::dump(&prog, c, &all).as_bytes());
                 let _ = stdout.write_all(b"\n");

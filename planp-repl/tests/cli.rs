@@ -274,8 +274,9 @@ fn run_engines_write_the_same_bytes() {
     assert!(sent > 10_000 && changed > 50 && raised > 5, "{sent} bytes, {changed} rewrites, {raised} exceptions");
 }
 
-/// `--dump-asm` prints the code of every channel, headed by its name and size, before
-/// the run's output; it implies the JIT, and `--engine interp` with it is a usage error.
+/// `--dump-asm` prints the code of the dispatch (channel choice, matching,
+/// unmarshalling) and of every channel, each headed by its name and size, before the
+/// run's output; it implies the JIT, and `--engine interp` with it is a usage error.
 #[test]
 fn run_dump_asm() {
     let f4 = root().join("examples/paper/figure4.planp");
@@ -286,16 +287,23 @@ fn run_dump_asm() {
     assert!(o.starts_with("JIT code of 2 channels: "), "{o}");
     let head = o.lines().next().unwrap();
     assert!(head.contains(" bytes, generated in ") && head.ends_with(" ms"), "{head}");
+    let d = o.find("\n== dispatch (channel choice, matching, unmarshalling): ").unwrap();
     let c0 = o.find("\n== channel network#0 (packet ip*tcp*char*int): ").unwrap();
     let c1 = o.find("\n== channel network#1 (packet ip*tcp*char*bool): ").unwrap();
     let trace = o.find("\n#1 in ").unwrap();
-    assert!(c0 < c1 && c1 < trace, "{o}");
+    assert!(d < c0 && c0 < c1 && c1 < trace, "{o}");
+    // The dispatch tries both channels' types, in order, component by component.
+    let dispatch = &o[d..c0];
+    let t0 = dispatch.find("; channel network#0: does the frame match?").unwrap();
+    let t1 = dispatch.find("; channel network#1: does the frame match?").unwrap();
+    assert!(t0 < t1 && dispatch.contains("; component 3: Bool"), "{dispatch}");
     // The code is annotated with where each block comes from in the interpreter.
     assert!(o[c0..c1].contains("; channel network#0\n") && o[c0..c1].contains("; eval: ExprKind::If"), "{o}");
     assert!(o[c0..c1].contains("  ret\n"), "{o}");
     // The sizes add up.
     let size = |s: &str| -> usize { s.rsplit(": ").next().unwrap().split(' ').next().unwrap().parse().unwrap() };
-    let per: usize = o.lines().filter(|l| l.starts_with("== channel ")).map(size).sum();
+    let per: usize =
+        o.lines().filter(|l| l.starts_with("== channel ") || l.starts_with("== dispatch ")).map(size).sum();
     assert_eq!(per, head.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap());
     assert!(text(&out.stderr).contains("; engine jit (code generated in "), "{}", text(&out.stderr));
     // With the JIT asked for explicitly, the same.
