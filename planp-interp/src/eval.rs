@@ -238,25 +238,27 @@ impl Machine {
 
     // ---- the frame being matched (`engine::dispatch`) -------------------------------
 
-    /// Make `frame` the frame [`engine::dispatch`] matches, and store in the frame what
-    /// link decoding found (the words `dispatch` reads, `packet::dispatch_inputs`).
-    pub fn set_input(&mut self, frame: &[u8], inputs: [Word; 3]) {
+    /// Make `frame` the frame [`engine::dispatch`] matches, and store in the dispatch
+    /// slots what it reads: the frame's length, where its network packet starts and ends
+    /// (`link_len <= net_end <= frame.len()`, as link decoding gives them; anything else
+    /// is taken as a frame without a network packet) and its flags ([`NET_IPV4`],
+    /// [`NET_IPV6`], [`ETHERNET`], [`TRUNCATED`]).
+    pub fn set_input(&mut self, frame: &[u8], link_len: usize, net_end: usize, flags: Word) {
         self.input.clear();
         self.input.extend_from_slice(frame);
+        let n = frame.len();
+        let (link_len, net_end, flags) =
+            if link_len <= net_end && net_end <= n { (link_len, net_end, flags) } else { (n, n, flags & !NET_MASK) };
         self.fp = 0;
-        self.stack[IN_LINK_LEN as usize] = inputs[0];
-        self.stack[IN_NET_END as usize] = inputs[1];
-        self.stack[IN_FLAGS as usize] = inputs[2];
+        self.stack[IN_LEN as usize] = n as Word;
+        self.stack[IN_LINK_LEN as usize] = link_len as Word;
+        self.stack[IN_NET_END as usize] = net_end as Word;
+        self.stack[IN_FLAGS as usize] = flags;
     }
 
     /// The frame being matched.
     pub fn input(&self) -> &[u8] {
         &self.input
-    }
-
-    /// Its length.
-    pub fn input_len(&self) -> Word {
-        self.input.len() as Word
     }
 
     /// A bytes object (in the scratch space) of the `len` bytes of the frame at `start`
@@ -306,7 +308,10 @@ impl Machine {
 
 // ---- the frame while `engine::dispatch` matches a frame -------------------------------
 
-/// Slot of the dispatch frame holding where the network packet starts in the frame.
+/// Slot of the dispatch frame holding the frame's length (slot 0 gets the number of the
+/// channel that takes the frame).
+pub const IN_LEN: Slot = 0;
+/// Slot holding where the network packet starts in the frame.
 pub const IN_LINK_LEN: Slot = 1;
 /// Slot holding where the network packet's bytes end.
 pub const IN_NET_END: Slot = 2;
@@ -339,7 +344,7 @@ pub fn dispatch_words(prog: &Program) -> usize {
 #[specialize]
 pub mod engine {
     use super::{
-        ETHERNET, IN_FLAGS, IN_LINK_LEN, IN_NET_END, Machine, NET_IPV4, NET_IPV6, NET_MASK, Raised, TRUNCATED,
+        ETHERNET, IN_FLAGS, IN_LEN, IN_LINK_LEN, IN_NET_END, Machine, NET_IPV4, NET_IPV6, NET_MASK, Raised, TRUNCATED,
         UNMARSHAL_SLOTS, concat, deep_compare, reverse, send,
     };
     use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
@@ -629,19 +634,17 @@ pub mod engine {
     // static values).
     #[allow(clippy::single_match)]
     pub fn dispatch(#[stat] p: &Program, #[dynamic] m: &mut Machine) -> Option<Word> {
-        let link_len = m.frame_load(IN_LINK_LEN);
-        let net_end = m.frame_load(IN_NET_END);
-        let flags = m.frame_load(IN_FLAGS);
         for (i, ch) in p.channels.iter().enumerate() {
             if let Some(layout) = &ch.layout {
                 note!("channel {}#{}: does the frame match?", ch.name, ch.overload);
+                let flags = m.frame_load(IN_FLAGS);
                 let fits = match layout.net() {
                     Some(Part::Ip) => (flags & NET_MASK) == NET_IPV4,
                     Some(_) => (flags & NET_MASK) == NET_IPV6,
                     None => (flags & ETHERNET) != 0,
                 };
                 if fits {
-                    match unmarshal(layout, m, link_len, net_end, flags) {
+                    match unmarshal(layout, m) {
                         Some(pkt) => {
                             m.frame_store(0, lift(i as Word));
                             return Some(pkt);
@@ -657,25 +660,18 @@ pub mod engine {
     /// The packet value of type `layout` that the frame in the machine carries, or a
     /// failure if it does not match the type (`docs/packets.md`, "Matching"): each
     /// component read in turn from the bytes left, `start..end` of the frame; headers
-    /// and blobs become bytes objects, scalars words.
-    pub fn unmarshal(
-        #[stat] layout: &PacketLayout,
-        #[dynamic] m: &mut Machine,
-        #[dynamic] link_len: Word,
-        #[dynamic] net_end: Word,
-        #[dynamic] flags: Word,
-    ) -> Option<Word> {
+    /// and blobs become bytes objects, scalars words. What link decoding found is read
+    /// from the dispatch slots where it is needed (`Machine::set_input`), rather than
+    /// held in registers across the calls.
+    pub fn unmarshal(#[stat] layout: &PacketLayout, #[dynamic] m: &mut Machine) -> Option<Word> {
         let has_net = layout.net().is_some();
         #[dynamic]
         let mut start: Word = 0;
         #[dynamic]
         let mut end: Word = 0;
         if has_net {
-            if link_len > net_end || net_end > m.input_len() {
-                return None;
-            }
-            start = link_len;
-            end = net_end;
+            start = m.frame_load(IN_LINK_LEN);
+            end = m.frame_load(IN_NET_END);
         }
         #[dynamic]
         let mut shape: Word = 0;
@@ -684,12 +680,13 @@ pub mod engine {
             note!("component {k}: {part:?}");
             match part {
                 Part::Eth => {
-                    if (flags & ETHERNET) == 0 {
+                    if (m.frame_load(IN_FLAGS) & ETHERNET) == 0 {
                         return None;
                     }
                     // With an IP part, everything before the IP header (tags and MPLS
                     // labels included); without, the Ethernet header and its VLAN tags.
                     if has_net {
+                        let link_len = m.frame_load(IN_LINK_LEN);
                         let v = m.alloc_input(0, link_len);
                         m.frame_store(slot, v);
                     } else {
@@ -697,11 +694,12 @@ pub mod engine {
                         let v = m.alloc_input(0, n);
                         m.frame_store(slot, v);
                         start = n;
-                        end = m.input_len();
+                        end = m.frame_load(IN_LEN);
                     }
                 }
                 Part::Ip | Part::Ip6 => {
-                    let s: Word = m.input_ip_shape(*part == Part::Ip6, start, end, (flags & TRUNCATED) != 0)?;
+                    let truncated = (m.frame_load(IN_FLAGS) & TRUNCATED) != 0;
+                    let s: Word = m.input_ip_shape(*part == Part::Ip6, start, end, truncated)?;
                     let hl = s & SHAPE_LEN_MASK;
                     let total = s.wrapping_shr(SHAPE_TOTAL_SHIFT) & SHAPE_LEN_MASK;
                     let v = m.alloc_input(start, hl);
@@ -744,7 +742,7 @@ pub mod engine {
                     let rest = end.wrapping_sub(start);
                     // 0: the bytes there are (IPv6 jumbograms, segmentation offload);
                     // longer than the bytes: cut short by the capture, or no match.
-                    if l > rest && (flags & TRUNCATED) == 0 {
+                    if l > rest && (m.frame_load(IN_FLAGS) & TRUNCATED) == 0 {
                         return None;
                     }
                     let len = if l == 0 || l > rest { rest } else { l };

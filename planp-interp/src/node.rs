@@ -274,7 +274,7 @@ impl Node {
                 Net::Other => 0,
             };
             let flags = net | if ethernet { ETHERNET } else { 0 } | if wire_len > frame.len() { TRUNCATED } else { 0 };
-            self.m.set_input(frame, [d.link_len as Word, d.net_end as Word, flags]);
+            self.m.set_input(frame, d.link_len, d.net_end, flags);
             let matched = match &self.jit {
                 Some(code) => code.dispatch(&mut self.m),
                 None => engine::dispatch(&prog, &mut self.m),

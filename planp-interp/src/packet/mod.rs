@@ -603,8 +603,8 @@ mod tests {
         let mut rt = planp_primitives::Rt::default();
         std::mem::swap(&mut rt.heap, heap);
         let mut m = Machine::for_matching(rt, layout.parts.len());
-        m.set_input(pkt, [d.link_len as Word, d.net_end as Word, net]);
-        let v = engine::unmarshal(layout, &mut m, d.link_len as Word, d.net_end as Word, net);
+        m.set_input(pkt, d.link_len, d.net_end, net);
+        let v = engine::unmarshal(layout, &mut m);
         std::mem::swap(&mut m.rt.heap, heap);
         v
     }
