@@ -19,6 +19,8 @@ pub enum Phase {
     Type,
     /// Running a program's initialisers when it is loaded.
     Load,
+    /// The safety verifier (`docs/safety.md`).
+    Verify,
 }
 
 impl Phase {
@@ -29,6 +31,7 @@ impl Phase {
             Phase::Scope => "scope",
             Phase::Type => "type",
             Phase::Load => "load",
+            Phase::Verify => "verify",
         }
     }
 }

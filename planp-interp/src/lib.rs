@@ -31,6 +31,7 @@ pub mod parser;
 pub mod session;
 pub mod span;
 pub mod typeck;
+pub mod verify;
 
 pub use diag::{Diag, Diagnostics};
 pub use ir::Program;

@@ -50,8 +50,9 @@ impl From<EngineArg> for Engine {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Parse and type-check programs; exit 0 when all are correct (warnings are printed
-    /// but do not fail the check).
+    /// Parse, type-check and verify programs (local termination, delivery, linear
+    /// duplication: docs/safety.md); exit 0 when all are correct and verified (warnings
+    /// are printed but do not fail the check).
     Check {
         /// Program files.
         #[arg(required = true)]
@@ -62,6 +63,9 @@ enum Cmd {
         /// Also print each program's interface: every declaration with its inferred type.
         #[arg(long, short)]
         verbose: bool,
+        /// Print the verifier's verdict on each property, per channel, and its time.
+        #[arg(long)]
+        explain: bool,
     },
     /// An interactive workbench: load a program, feed captures, look at the states,
     /// evaluate expressions (`:help` inside).
@@ -151,7 +155,7 @@ fn read(path: &str) -> Option<String> {
     }
 }
 
-fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
+fn check(files: &[String], format: Format, verbose: bool, explain: bool) -> ExitCode {
     let mut ok = true;
     for f in files {
         let Some(text) = read(f) else {
@@ -171,13 +175,33 @@ fn check(files: &[String], format: Format, verbose: bool) -> ExitCode {
                 if verbose {
                     print!("{}", p.summary());
                 }
+                let v = planp_interp::verify::verify(&p);
+                if !v.ok() {
+                    let d = planp_interp::Diagnostics {
+                        name: f.clone(),
+                        text: text.as_str().into(),
+                        diags: v.diags.clone(),
+                    };
+                    eprint!("{}", render(&d, format));
+                }
                 let n = p.channels.len();
-                println!(
-                    "{f}: ok ({n} channel{}, {} function{})",
+                let shape = format!(
+                    "{n} channel{}, {} function{}",
                     if n == 1 { "" } else { "s" },
                     p.funs.len(),
                     if p.funs.len() == 1 { "" } else { "s" }
                 );
+                if v.ok() {
+                    println!("{f}: ok ({shape}; verified)");
+                } else {
+                    ok = false;
+                    let k = v.diags.len();
+                    eprintln!("{f}: {k} verification error{} ({shape})", if k == 1 { "" } else { "s" });
+                }
+                if explain {
+                    println!("{f}: verification in {} µs", v.time.as_micros());
+                    print!("{}", v.explain());
+                }
             }
             Err(d) => {
                 ok = false;
@@ -252,7 +276,7 @@ fn eval(file: &str) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { files, format, verbose } => check(&files, format, verbose),
+        Cmd::Check { files, format, verbose, explain } => check(&files, format, verbose, explain),
         Cmd::Eval { file } => eval(&file),
         Cmd::Repl { file, host, engine } => {
             repl::main(file, NodeConfig { this_host: u32::from(host), engine: engine.into(), ..NodeConfig::default() })

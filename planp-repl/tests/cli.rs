@@ -15,15 +15,26 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Figure 2 type-checks and verifies; figure 4 type-checks but never passes its packets
+/// on, so the verifier rejects it for delivery, with exit code 1.
 #[test]
-fn check_accepts_the_paper_figures() {
+fn check_verifies_the_paper_figures() {
     let r = root();
     let f2 = r.join("examples/paper/figure2.planp");
     let f4 = r.join("examples/paper/figure4.planp");
-    let out = planp(&["check", f2.to_str().unwrap(), f4.to_str().unwrap()]);
+    let out = planp(&["check", f2.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("figure2.planp: ok (1 channel, 1 function)"));
-    assert!(text(&out.stdout).contains("figure4.planp: ok (2 channels, 0 functions)"));
+    assert!(text(&out.stdout).contains("figure2.planp: ok (1 channel, 1 function; verified)"));
+    let out = planp(&["check", "--format", "short", f2.to_str().unwrap(), f4.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("figure4.planp:5:1: planp::verify::delivery: channel network#0 may drop its packet"), "{e}");
+    assert!(e.contains("figure4.planp: 2 verification errors (2 channels, 0 functions)"), "{e}");
+    // --explain: the verdict on each property, and the time it took.
+    let out = planp(&["check", "--explain", f4.to_str().unwrap()]);
+    let o = text(&out.stdout);
+    assert!(o.contains("  delivery            FAILS") && o.contains("      network#1: a path sends nothing"), "{o}");
+    assert!(o.contains("  linear duplication  holds") && o.contains("verification in "), "{o}");
 }
 
 /// Every error case of the front-end corpus is rejected with exit code 1, and the

@@ -1,0 +1,643 @@
+//! The safety verifier: properties of a program checked before it runs
+//! (`docs/safety.md`).
+//!
+//! - **Local termination**: the call graph (calls and folds) is acyclic, so every
+//!   channel's work on a packet is finite (folds run over lists, which are finite).
+//! - **Delivery**: every path of every `network` channel that ends normally sends a
+//!   packet, and no exception can escape a channel.
+//! - **Linear duplication**: a least fixpoint decides which channels may copy packets
+//!   (a path with two sends, or a send to a channel that may copy); then no path may
+//!   make two sends to channels that may copy.
+//!
+//! The analyses are over the checked IR, path by path but without enumerating paths:
+//! each expression gets a [`Sum`] (does some path end normally without sending, and
+//! which branches select it; the most sends on one path; the exceptions that may
+//! escape), composed in sequence and at branches, a function's computed once. They are
+//! conservative: the value of a condition is not known, so every branch counts, with one
+//! refinement (a `tableGet` under `tableMember` of the same table and key cannot raise
+//! `NotFound`). Global termination (packets do not cycle between hosts) is not checked
+//! yet; [`Verdict`] says so.
+
+use crate::diag::{Diag, Label, Phase};
+use crate::ir::{Arith, Expr, ExprKind, FunId, Program};
+use crate::span::Span;
+use planp_primitives::{Exn, rt::DIV_BY_ZERO, rt::NOT_FOUND};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A property the verifier checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Property {
+    /// Every packet's processing ends on each node.
+    LocalTermination,
+    /// Packets do not cycle between hosts.
+    GlobalTermination,
+    /// Every packet is forwarded (or delivered), and no exception escapes.
+    Delivery,
+    /// No path makes two sends that may each be copied further.
+    Duplication,
+}
+
+impl Property {
+    /// How the property is called in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::LocalTermination => "local termination",
+            Property::GlobalTermination => "global termination",
+            Property::Delivery => "delivery",
+            Property::Duplication => "linear duplication",
+        }
+    }
+}
+
+/// What the verifier says of one property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// It holds; why.
+    Holds(String),
+    /// It does not; the diagnostics say where.
+    Fails,
+    /// It was not checked; why.
+    NotChecked(String),
+}
+
+/// The verifier's verdict on a program.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// Each property's status, with a line per channel for the channel properties.
+    pub properties: Vec<(Property, Status, Vec<String>)>,
+    /// The violations, as errors with labels (phase `verify`).
+    pub diags: Vec<Diag>,
+    /// What was found for each channel (in program order; empty if the call graph has a
+    /// cycle).
+    pub channels: Vec<ChannelFacts>,
+    /// How long verification took.
+    pub time: Duration,
+}
+
+/// What the analyses found for one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelFacts {
+    /// Does every path that ends normally send a packet?
+    pub sends_on_every_path: bool,
+    /// The exceptions that may escape it.
+    pub may_raise: Vec<Exn>,
+    /// May it copy packets (the fixpoint's answer)?
+    pub copies: bool,
+}
+
+impl Verdict {
+    /// Does every checked property hold?
+    pub fn ok(&self) -> bool {
+        self.diags.is_empty()
+    }
+
+    /// The verdict for people: a line per property, then a line per channel under the
+    /// channel properties (`planp check --explain`).
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (p, s, lines) in &self.properties {
+            let (word, why) = match s {
+                Status::Holds(w) => ("holds", w.as_str()),
+                Status::Fails => ("FAILS", "see the errors above"),
+                Status::NotChecked(w) => ("not checked", w.as_str()),
+            };
+            out.push_str(&format!("  {:<19} {word}: {why}\n", p.name()));
+            for l in lines {
+                out.push_str(&format!("      {l}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// Verify `prog`.
+pub fn verify(prog: &Program) -> Verdict {
+    let start = Instant::now();
+    let mut diags = Vec::new();
+    let mut properties = Vec::new();
+
+    // Local termination.
+    match call_cycle(prog) {
+        None => properties.push((
+            Property::LocalTermination,
+            Status::Holds(format!(
+                "no function calls itself, directly or not ({} function{}); folds run over lists, which are finite",
+                prog.funs.len(),
+                if prog.funs.len() == 1 { "" } else { "s" }
+            )),
+            Vec::new(),
+        )),
+        Some(f) => {
+            let fun = &prog.funs[f];
+            diags.push(
+                Diag::new(
+                    Phase::Verify,
+                    "local-termination",
+                    format!("`{}` can call itself: its work on a packet may not end", fun.name),
+                    fun.span,
+                    "part of a cycle of calls",
+                )
+                .help("PLAN-P functions cannot be recursive; iterate over a list with foldl or foldr"),
+            );
+            properties.push((Property::LocalTermination, Status::Fails, Vec::new()));
+            // The other analyses unfold calls: they need an acyclic call graph.
+            return Verdict { properties, diags, channels: Vec::new(), time: start.elapsed() };
+        }
+    }
+
+    properties.push((
+        Property::GlobalTermination,
+        Status::NotChecked("the exploration of packet destinations is not implemented yet (docs/safety.md)".into()),
+        Vec::new(),
+    ));
+
+    // Which channels may copy packets: a least fixpoint.
+    let mut copies = vec![false; prog.channels.len()];
+    let mut sums;
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        let mut a = Analysis { prog, copies: &copies, funs: HashMap::new(), guards: Vec::new() };
+        sums = prog.channels.iter().map(|c| a.expr(&c.body)).collect::<Vec<Sum>>();
+        let next: Vec<bool> = sums.iter().map(|s| s.most.len() >= 2 || !s.copying.is_empty()).collect();
+        if next == copies {
+            break;
+        }
+        copies = next;
+    }
+
+    // Delivery.
+    let mut lines = Vec::new();
+    let mut delivery_ok = true;
+    for (ch, s) in prog.channels.iter().zip(&sums) {
+        let who = format!("{}#{}", ch.name, ch.overload);
+        if ch.is_network() {
+            match &s.silent {
+                None => lines.push(format!("{who}: every path sends the packet on")),
+                Some(path) => {
+                    delivery_ok = false;
+                    lines.push(format!("{who}: a path sends nothing"));
+                    let mut d = Diag::new(
+                        Phase::Verify,
+                        "delivery",
+                        format!("channel {who} may drop its packet: a path through it sends nothing"),
+                        ch.span,
+                        "on a path through this channel, no packet is sent",
+                    )
+                    .help(
+                        "send the packet on every path (`OnRemote(network, p)` to forward it unchanged); a packet that no send carries is lost",
+                    );
+                    for l in path {
+                        d = d.label(l.span, l.text.clone());
+                    }
+                    diags.push(d);
+                }
+            }
+        }
+        for Raise { exn, span, .. } in &s.raises {
+            delivery_ok = false;
+            let name = prog.exceptions.get(exn.0 as usize).map_or("?", String::as_str);
+            lines.push(format!("{who}: `{name}` may escape"));
+            diags.push(
+                Diag::new(
+                    Phase::Verify,
+                    "escaping-exception",
+                    format!("exception `{name}` may escape channel {who}: its packet would not be processed"),
+                    *span,
+                    format!("may raise `{name}`, which nothing handles"),
+                )
+                .label(ch.span, "in this channel")
+                .help(format!("handle it: `try ... handle {name} => ...` around this expression, or test first")),
+            );
+        }
+    }
+    properties.push((
+        Property::Delivery,
+        if delivery_ok {
+            Status::Holds("every network channel sends on every path, and no exception escapes a channel".into())
+        } else {
+            Status::Fails
+        },
+        lines,
+    ));
+
+    // Duplication.
+    let mut lines = Vec::new();
+    let mut dup_ok = true;
+    for ((ch, s), &c) in prog.channels.iter().zip(&sums).zip(&copies) {
+        let who = format!("{}#{}", ch.name, ch.overload);
+        if s.copying.len() >= 2 {
+            dup_ok = false;
+            lines.push(format!("{who}: a path makes two sends that may each be copied"));
+            diags.push(
+                Diag::new(
+                    Phase::Verify,
+                    "duplication",
+                    format!("channel {who} may duplicate packets exponentially"),
+                    s.copying[1],
+                    "a second send on the same path to a channel that may copy packets",
+                )
+                .label(s.copying[0], "the first")
+                .label(ch.span, "in this channel")
+                .help("send at most once on each path to a channel that copies packets; each copy would be copied again at the next node"),
+            );
+        } else {
+            lines.push(format!(
+                "{who}: {}",
+                if c { "may copy packets (once per path)" } else { "never copies packets" }
+            ));
+        }
+    }
+    properties.push((
+        Property::Duplication,
+        if dup_ok {
+            Status::Holds(format!(
+                "no path sends twice to a channel that may copy packets (fixpoint in {iterations} iteration{})",
+                if iterations == 1 { "" } else { "s" }
+            ))
+        } else {
+            Status::Fails
+        },
+        lines,
+    ));
+
+    diags.sort_by_key(|d| d.span().start);
+    let channels = sums
+        .iter()
+        .zip(&copies)
+        .map(|(s, &copies)| ChannelFacts {
+            sends_on_every_path: s.silent.is_none(),
+            may_raise: s.raises.iter().map(|r| r.exn).collect(),
+            copies,
+        })
+        .collect();
+    Verdict { properties, diags, channels, time: start.elapsed() }
+}
+
+/// A function that is part of a cycle of calls (through calls or folds), if any.
+fn call_cycle(prog: &Program) -> Option<usize> {
+    fn callees(e: &Expr, out: &mut Vec<usize>) {
+        let mut stack = vec![e];
+        while let Some(e) = stack.pop() {
+            if let ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } = &e.kind {
+                out.push(fun.0 as usize);
+            }
+            stack.extend(e.children());
+        }
+    }
+    let n = prog.funs.len();
+    let edges: Vec<Vec<usize>> = prog
+        .funs
+        .iter()
+        .map(|f| {
+            let mut v = Vec::new();
+            callees(&f.body, &mut v);
+            v
+        })
+        .collect();
+    // Iterative depth-first search: 0 unseen, 1 on the stack, 2 done.
+    let mut state = vec![0u8; n];
+    for root in 0..n {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut stack = vec![(root, 0usize)];
+        state[root] = 1;
+        while let Some((f, i)) = stack.pop() {
+            if i < edges[f].len() {
+                stack.push((f, i + 1));
+                let g = edges[f][i];
+                match state.get(g) {
+                    Some(0) => {
+                        state[g] = 1;
+                        stack.push((g, 0));
+                    }
+                    Some(1) => return Some(g),
+                    _ => {}
+                }
+            } else {
+                state[f] = 2;
+            }
+        }
+    }
+    None
+}
+
+/// What the paths through an expression do (see the module documentation).
+#[derive(Clone, Debug)]
+struct Sum {
+    /// A path that ends normally without sending a packet, as the branches that select
+    /// it; `None` if every path that ends normally sends.
+    silent: Option<Vec<Label>>,
+    /// The sends of the path with the most sends (two at most are kept).
+    most: Vec<Span>,
+    /// The sends to channels that may copy packets, on the path with the most of them
+    /// (two at most are kept).
+    copying: Vec<Span>,
+    /// The exceptions that may escape, each with a place that raises it and the most
+    /// sends (and copying sends) a path makes before raising it.
+    raises: Vec<Raise>,
+}
+
+/// An exception that may escape.
+#[derive(Clone, Debug)]
+struct Raise {
+    exn: Exn,
+    span: Span,
+    most: Vec<Span>,
+    copying: Vec<Span>,
+}
+
+impl Sum {
+    /// Nothing happens; it ends normally.
+    fn unit() -> Sum {
+        Sum { silent: Some(Vec::new()), most: Vec::new(), copying: Vec::new(), raises: Vec::new() }
+    }
+
+    /// `self`, then `b`.
+    fn then(mut self, b: Sum) -> Sum {
+        self.silent = match (self.silent, b.silent) {
+            (Some(mut p), Some(q)) => {
+                p.extend(q);
+                Some(p)
+            }
+            _ => None,
+        };
+        for mut r in b.raises {
+            // What `self` sent happened before `b` raised.
+            r.most = cap(self.most.iter().copied().chain(r.most));
+            r.copying = cap(self.copying.iter().copied().chain(r.copying));
+            add_raise(&mut self.raises, r);
+        }
+        self.most = cap(self.most.into_iter().chain(b.most));
+        self.copying = cap(self.copying.into_iter().chain(b.copying));
+        self
+    }
+
+    /// `a` or `b`, `la`/`lb` saying what selects each.
+    fn or(a: Sum, b: Sum, la: Label, lb: Label) -> Sum {
+        let silent = match (a.silent, b.silent) {
+            (Some(p), _) => Some(std::iter::once(la).chain(p).collect()),
+            (None, Some(q)) => Some(std::iter::once(lb).chain(q).collect()),
+            (None, None) => None,
+        };
+        let most = if b.most.len() > a.most.len() { b.most } else { a.most };
+        let copying = if b.copying.len() > a.copying.len() { b.copying } else { a.copying };
+        let mut raises = a.raises;
+        for r in b.raises {
+            add_raise(&mut raises, r);
+        }
+        Sum { silent, most, copying, raises }
+    }
+}
+
+fn cap(it: impl Iterator<Item = Span>) -> Vec<Span> {
+    it.take(2).collect()
+}
+
+/// Add `r` to `v`: one entry per exception, with the most sends before it.
+fn add_raise(v: &mut Vec<Raise>, r: Raise) {
+    match v.iter_mut().find(|x| x.exn == r.exn) {
+        Some(x) => {
+            if r.most.len() > x.most.len() {
+                x.most = r.most;
+            }
+            if r.copying.len() > x.copying.len() {
+                x.copying = r.copying;
+            }
+        }
+        None => v.push(r),
+    }
+}
+
+fn raise(exn: Exn, span: Span) -> Raise {
+    Raise { exn, span, most: Vec::new(), copying: Vec::new() }
+}
+
+fn label(span: Span, text: &str) -> Label {
+    Label { span, text: text.to_string() }
+}
+
+struct Analysis<'a> {
+    prog: &'a Program,
+    /// Which channels may copy packets (the fixpoint's current guess).
+    copies: &'a [bool],
+    /// Function summaries, computed once each.
+    funs: HashMap<u32, Sum>,
+    /// `tableMember(table, key)` conditions known true here (pure-expression keys).
+    guards: Vec<(String, String)>,
+}
+
+impl Analysis<'_> {
+    fn seq<'e>(&mut self, es: impl IntoIterator<Item = &'e Expr>) -> Sum {
+        let mut s = Sum::unit();
+        for e in es {
+            let x = self.expr(e);
+            s = s.then(x);
+        }
+        s
+    }
+
+    fn fun(&mut self, f: FunId) -> Sum {
+        if let Some(s) = self.funs.get(&f.0) {
+            return s.clone();
+        }
+        // Guards do not reach into a function: its body is analysed once for every call.
+        let saved = std::mem::take(&mut self.guards);
+        let s = self.expr(&self.prog.funs[f.0 as usize].body);
+        self.guards = saved;
+        self.funs.insert(f.0, s.clone());
+        s
+    }
+
+    /// Does a send to this target go to a channel that may copy packets?
+    fn copying(&self, channel: &str, overload: u32) -> bool {
+        self.prog
+            .channels
+            .iter()
+            .zip(self.copies)
+            .any(|(c, &k)| k && c.name == channel && (channel == "network" || c.overload == overload))
+    }
+
+    fn expr(&mut self, e: &Expr) -> Sum {
+        match &e.kind {
+            ExprKind::Raise(x) => {
+                Sum { silent: None, most: Vec::new(), copying: Vec::new(), raises: vec![raise(*x, e.span)] }
+            }
+            ExprKind::If(c, t, f) => {
+                let sc = self.expr(c);
+                let guard = self.member_guard(c, t);
+                let n = self.guards.len();
+                self.guards.extend(guard);
+                let st = self.expr(t);
+                self.guards.truncate(n);
+                let sf = self.expr(f);
+                sc.then(Sum::or(st, sf, label(c.span, "when this is true"), label(c.span, "when this is false")))
+            }
+            ExprKind::And(a, b) => {
+                let sa = self.expr(a);
+                let sb = self.expr(b);
+                sa.then(Sum::or(
+                    sb,
+                    Sum::unit(),
+                    label(a.span, "when this is true"),
+                    label(a.span, "when this is false"),
+                ))
+            }
+            ExprKind::Or(a, b) => {
+                let sa = self.expr(a);
+                let sb = self.expr(b);
+                sa.then(Sum::or(
+                    Sum::unit(),
+                    sb,
+                    label(a.span, "when this is true"),
+                    label(a.span, "when this is false"),
+                ))
+            }
+            ExprKind::Try(body, handlers) => {
+                let b = self.expr(body);
+                let mut normal = Sum { raises: Vec::new(), ..b.clone() };
+                for r in &b.raises {
+                    match handlers.iter().find(|h| h.exn.is_none_or(|x| x == r.exn)) {
+                        None => add_raise(&mut normal.raises, r.clone()),
+                        Some(h) => {
+                            // The sends made before the raise (on the path with the most
+                            // of them; possibly none, so the prefix may be silent), then
+                            // the handler.
+                            let prefix = Sum {
+                                silent: Some(Vec::new()),
+                                most: r.most.clone(),
+                                copying: r.copying.clone(),
+                                raises: Vec::new(),
+                            };
+                            let name = self.prog.exceptions.get(r.exn.0 as usize).map_or("?", String::as_str);
+                            let hs = prefix.then(self.expr(&h.body));
+                            normal = Sum::or(
+                                normal,
+                                hs,
+                                label(body.span, "when this ends normally"),
+                                label(r.span, &format!("when this raises `{name}`, then its handler")),
+                            );
+                        }
+                    }
+                }
+                // Handlers of exceptions the body cannot raise still count (conservative
+                // for what they raise and send, harmless for silence).
+                normal
+            }
+            ExprKind::Call { fun, args, .. } => {
+                let s = self.seq(args.iter());
+                let f = self.fun(*fun);
+                s.then(f)
+            }
+            ExprKind::Fold { fun, init, list, .. } => {
+                let s = self.seq([&**init, &**list]);
+                let f = self.fun(*fun);
+                // Applied once per element: none for the empty list, possibly many times.
+                let many = Sum {
+                    silent: None,
+                    most: cap(f.most.iter().chain(f.most.iter()).copied()),
+                    copying: cap(f.copying.iter().chain(f.copying.iter()).copied()),
+                    raises: f.raises.clone(),
+                };
+                s.then(Sum::or(
+                    Sum::unit(),
+                    many,
+                    label(e.span, "when the list is empty"),
+                    label(e.span, "when the list is not empty"),
+                ))
+            }
+            ExprKind::Prim { prim, args, .. } => {
+                let s = self.seq(args.iter());
+                let p = planp_primitives::get(*prim);
+                let guarded = p.name == "tableGet" && self.is_guarded(args);
+                let mut own = Sum::unit();
+                for x in p.raises {
+                    if !(guarded && *x == NOT_FOUND) {
+                        add_raise(&mut own.raises, raise(*x, e.span));
+                    }
+                }
+                s.then(own)
+            }
+            ExprKind::Arith(op @ (Arith::Div | Arith::Mod), a, b) => {
+                let _ = op;
+                let s = self.seq([&**a, &**b]);
+                let mut own = Sum::unit();
+                if !matches!(b.kind, ExprKind::Const(k) if k != 0) {
+                    own.raises.push(raise(DIV_BY_ZERO, e.span));
+                }
+                s.then(own)
+            }
+            ExprKind::Send { target, packet, neighbor, .. } => {
+                let s = self.seq(std::iter::once(&**packet).chain(neighbor.as_deref()));
+                let copying = self.copying(&target.channel, target.overload);
+                s.then(Sum {
+                    silent: None,
+                    most: vec![e.span],
+                    copying: if copying { vec![e.span] } else { Vec::new() },
+                    raises: Vec::new(),
+                })
+            }
+            _ => {
+                let kids = e.children();
+                self.seq(kids)
+            }
+        }
+    }
+
+    /// The guard `tableMember(T, K)` that condition `c` establishes in the branch `t`,
+    /// when T and K are pure and the branch cannot change a table (no table update, no
+    /// call of a function, which could make one).
+    fn member_guard(&self, c: &Expr, t: &Expr) -> Option<(String, String)> {
+        let ExprKind::Prim { prim, args, .. } = &c.kind else { return None };
+        if planp_primitives::get(*prim).name != "tableMember" || args.len() != 2 || !self.no_table_change(t) {
+            return None;
+        }
+        Some((pure_key(&args[0])?, pure_key(&args[1])?))
+    }
+
+    fn is_guarded(&self, args: &[Expr]) -> bool {
+        if args.len() != 2 {
+            return false;
+        }
+        match (pure_key(&args[0]), pure_key(&args[1])) {
+            (Some(t), Some(k)) => self.guards.iter().any(|(gt, gk)| *gt == t && *gk == k),
+            _ => false,
+        }
+    }
+
+    fn no_table_change(&self, e: &Expr) -> bool {
+        let mut stack = vec![e];
+        while let Some(e) = stack.pop() {
+            match &e.kind {
+                ExprKind::Call { .. } | ExprKind::Fold { .. } => return false,
+                ExprKind::Prim { prim, .. }
+                    if matches!(planp_primitives::get(*prim).name, "tablePut" | "tableRemove") =>
+                {
+                    return false;
+                }
+                _ => {}
+            }
+            stack.extend(e.children());
+        }
+        true
+    }
+}
+
+/// A canonical text for a pure expression made of variables, constants, tuples and
+/// projections (the same text: the same value, PLAN-P variables being immutable).
+fn pure_key(e: &Expr) -> Option<String> {
+    Some(match &e.kind {
+        ExprKind::Local(s) => format!("l{s}"),
+        ExprKind::Outer { hops, slot } => format!("o{hops}.{slot}"),
+        ExprKind::Global(g) => format!("g{}", g.0),
+        ExprKind::Const(w) => format!("c{w}"),
+        ExprKind::Proj(x, i) => format!("#{i}({})", pure_key(x)?),
+        ExprKind::Tuple(xs, _) => {
+            let parts: Option<Vec<String>> = xs.iter().map(pure_key).collect();
+            format!("({})", parts?.join(","))
+        }
+        _ => return None,
+    })
+}
