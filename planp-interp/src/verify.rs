@@ -92,6 +92,11 @@ impl Verdict {
         self.diags.is_empty()
     }
 
+    /// The names of the properties that fail.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.properties.iter().filter(|(_, s, _)| *s == Status::Fails).map(|(p, ..)| p.name()).collect()
+    }
+
     /// The verdict for people: a line per property, then a line per channel under the
     /// channel properties (`planp check --explain`).
     pub fn explain(&self) -> String {

@@ -78,6 +78,9 @@ enum Cmd {
         /// The engine that runs channels (`:engine` switches it).
         #[arg(long, value_enum, default_value = "interp")]
         engine: EngineArg,
+        /// Load FILE even if it fails verification (as `:load --unverified`).
+        #[arg(long)]
+        unverified: bool,
     },
     /// List the primitives: name, type, what each does, the exceptions it raises.
     Prims {
@@ -109,6 +112,10 @@ enum Cmd {
         /// Print the JIT's code of every channel before running (implies --engine jit).
         #[arg(long)]
         dump_asm: bool,
+        /// Run the program even if it fails verification (`planp check` says why); the
+        /// reason is printed.
+        #[arg(long)]
+        unverified: bool,
     },
     /// Load a program on a node: run its top-level initialisers and show the values of
     /// its top-level `val`s, what they printed, and the initial states.
@@ -278,14 +285,16 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose, explain } => check(&files, format, verbose, explain),
         Cmd::Eval { file } => eval(&file),
-        Cmd::Repl { file, host, engine } => {
-            repl::main(file, NodeConfig { this_host: u32::from(host), engine: engine.into(), ..NodeConfig::default() })
-        }
+        Cmd::Repl { file, host, engine, unverified } => repl::main(
+            file,
+            unverified,
+            NodeConfig { this_host: u32::from(host), engine: engine.into(), ..NodeConfig::default() },
+        ),
         Cmd::Prims { filter } => {
             print!("{}", prims(filter.as_deref()));
             ExitCode::SUCCESS
         }
-        Cmd::Run { program, pcap, out, host, trace, limit, engine, dump_asm } => {
+        Cmd::Run { program, pcap, out, host, trace, limit, engine, dump_asm, unverified } => {
             if dump_asm && engine == Some(EngineArg::Interp) {
                 let mut cli = Cli::command();
                 cli.build();
@@ -310,6 +319,23 @@ fn main() -> ExitCode {
             };
             if !prog.warnings.is_empty() {
                 print_diags(&program, &prog.text, prog.warnings.clone());
+            }
+            // The policy (docs/safety.md): a program that fails verification runs only
+            // when asked for.
+            let v = planp_interp::verify::verify(&prog);
+            if !v.ok() {
+                let failed = v.failed().join(", ");
+                if unverified {
+                    eprintln!(
+                        "planp run: {program} fails verification ({failed}); running it unverified, as --unverified asks"
+                    );
+                } else {
+                    print_diags(&program, &prog.text, v.diags.clone());
+                    eprintln!(
+                        "planp run: {program} fails verification ({failed}), so it is not run; `planp check --explain {program}` says why, and `--unverified` runs it anyway"
+                    );
+                    return ExitCode::from(1);
+                }
             }
             run::run(&run::RunArgs { program, pcap, out, host, trace, limit, engine, dump_asm }, prog)
         }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 /// The commands, with their arguments and what they do (`:help`).
 const COMMANDS: &[(&str, &str, &str)] = &[
-    (":load", "FILE", "load a program (parse, type-check), listing its channels"),
+    (":load", "[--unverified] FILE", "load a program (parse, type-check, verify), listing its channels"),
     (":reload", "", "load the last program again, from scratch"),
     (
         ":pcap",
@@ -130,7 +130,10 @@ impl Helper for ReplHelper {}
 /// A REPL.
 pub struct Repl {
     session: Session,
+    /// The file loaded last, and whether it was loaded with `--unverified` (`:reload`
+    /// loads it the same way).
     file: Option<PathBuf>,
+    unverified: bool,
     color: bool,
     interactive: bool,
     names: Rc<RefCell<Vec<String>>>,
@@ -149,7 +152,8 @@ impl Repl {
     fn new(cfg: NodeConfig, color: bool, interactive: bool) -> Repl {
         let names = Rc::new(RefCell::new(Vec::new()));
         let channels = Rc::new(RefCell::new(Vec::new()));
-        let mut r = Repl { session: Session::new(cfg), file: None, color, interactive, names, channels };
+        let mut r =
+            Repl { session: Session::new(cfg), file: None, unverified: false, color, interactive, names, channels };
         r.refresh_names();
         r
     }
@@ -223,14 +227,18 @@ impl Repl {
                 "q" | "quit" => return false,
                 "help" | "h" | "?" => self.help(out),
                 "load" | "l" => {
-                    if arg.is_empty() {
-                        let _ = writeln!(out, "error: `:load` needs a file: `:load FILE`");
+                    let (unverified, file) = match arg.strip_prefix("--unverified") {
+                        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => (true, rest.trim()),
+                        _ => (false, arg),
+                    };
+                    if file.is_empty() {
+                        let _ = writeln!(out, "error: `:load` needs a file: `:load [--unverified] FILE`");
                     } else {
-                        self.load(PathBuf::from(arg), out);
+                        self.load(PathBuf::from(file), unverified, out);
                     }
                 }
                 "reload" | "r" => match self.file.clone() {
-                    Some(f) => self.load(f, out),
+                    Some(f) => self.load(f, self.unverified, out),
                     None => {
                         let _ = writeln!(out, "error: no program has been loaded; use `:load FILE`");
                     }
@@ -383,7 +391,9 @@ impl Repl {
         let _ = writeln!(out, "(`val`, `fun`, `exception`). Input continues on the next line while it is unfinished.");
     }
 
-    fn load(&mut self, path: PathBuf, out: &mut dyn Write) {
+    /// `:load [--unverified] FILE`: a program that fails verification is not loaded (the
+    /// previous one stays) unless `--unverified` asks for it (docs/safety.md).
+    fn load(&mut self, path: PathBuf, unverified: bool, out: &mut dyn Write) {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -394,8 +404,22 @@ impl Repl {
         };
         match Session::load(&name, &text, self.session.config()) {
             Ok(s) => {
+                let v = planp_interp::verify::verify(s.program());
+                if !v.ok() {
+                    let failed = v.failed().join(", ");
+                    if !unverified {
+                        let _ = write!(out, "{}", s.sources.render(&v.diags, self.color, false));
+                        let _ = writeln!(
+                            out,
+                            "error: {name} fails verification ({failed}), so it is not loaded; `:load --unverified {name}` loads it anyway"
+                        );
+                        return;
+                    }
+                    let _ = writeln!(out, "warning: {name} fails verification ({failed}); loaded unverified, as asked");
+                }
                 self.session = s;
                 self.file = Some(path);
+                self.unverified = unverified;
                 let prog = self.session.program().clone();
                 if !prog.warnings.is_empty() {
                     let _ = write!(out, "{}", self.session.sources.render(&prog.warnings, self.color, false));
@@ -625,8 +649,8 @@ fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".planp_history"))
 }
 
-/// Run the REPL, loading `file` first if given.
-pub fn main(file: Option<String>, cfg: NodeConfig) -> ExitCode {
+/// Run the REPL, loading `file` first if given (unverified if `unverified` says so).
+pub fn main(file: Option<String>, unverified: bool, cfg: NodeConfig) -> ExitCode {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let color = interactive && std::env::var_os("NO_COLOR").is_none();
     let mut repl = Repl::new(cfg, color, interactive);
@@ -636,7 +660,7 @@ pub fn main(file: Option<String>, cfg: NodeConfig) -> ExitCode {
         println!("planp {} — PLAN-P REPL. `:help` lists the commands, Ctrl-D leaves.", env!("CARGO_PKG_VERSION"));
     }
     if let Some(f) = file {
-        repl.load(PathBuf::from(f), &mut stdout.lock());
+        repl.load(PathBuf::from(f), unverified, &mut stdout.lock());
     }
     if interactive {
         let config = rustyline::Config::builder().auto_add_history(true).max_history_size(10_000).map(|b| b.build());

@@ -151,9 +151,22 @@ fn run_prints_the_program_output() {
         "channel network(ps : int, ss : unit, p : ip*tcp*blob) is (print(ps); print(\" \"); (ps + 1, ss))",
     )
     .unwrap();
-    let out = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--limit", "4"]);
+    // The channel drops every packet: the verifier rejects it, and it runs only when
+    // asked to (the policy, docs/safety.md).
+    let refused = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--limit", "4"]);
+    let out =
+        planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--limit", "4", "--unverified"]);
     let _ = std::fs::remove_file(&p);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty(), "nothing runs");
+    let e = text(&refused.stderr);
+    assert!(
+        e.contains("planp::verify::delivery") && e.contains("fails verification (delivery), so it is not run"),
+        "{e}"
+    );
+    assert!(e.contains("`--unverified` runs it anyway"), "{e}");
     assert!(out.status.success());
+    assert!(text(&out.stderr).contains("fails verification (delivery); running it unverified, as --unverified asks"));
     assert_eq!(text(&out.stdout), "0 1 2 3 ");
     assert!(text(&out.stderr).contains("4 packets in, 0 out, 0 passed through, 4 dropped"), "{}", text(&out.stderr));
 }
@@ -193,7 +206,16 @@ fn run_traces_exceptions_and_pass_through() {
         "exception Odd\nchannel network(ps : int, ss : unit, p : ip*tcp*blob) is\n  if ps mod 2 = 1 then raise Odd else (ps + 1, ss)\n",
     )
     .unwrap();
-    let out = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--trace", "--limit", "3"]);
+    let out = planp(&[
+        "run",
+        p.to_str().unwrap(),
+        "--pcap",
+        &capture("print-flags.pcap"),
+        "--trace",
+        "--limit",
+        "3",
+        "--unverified",
+    ]);
     let _ = std::fs::remove_file(&p);
     let t = text(&out.stdout);
     assert!(t.contains("#2 exception Odd at "), "{t}");
@@ -258,7 +280,17 @@ fn run_engines_write_the_same_bytes() {
             let mut runs = Vec::new();
             for engine in ["interp", "jit"] {
                 let out = dir.join(format!("planp-engines-{pid}-{i}-{engine}.pcap"));
-                let mut args = vec!["run", prog, "--pcap", pcap, "--engine", engine, "--out", out.to_str().unwrap()];
+                let mut args = vec![
+                    "run",
+                    prog,
+                    "--pcap",
+                    pcap,
+                    "--engine",
+                    engine,
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--unverified",
+                ];
                 if trace {
                     args.push("--trace");
                 }
@@ -292,7 +324,17 @@ fn run_engines_write_the_same_bytes() {
 fn run_dump_asm() {
     let f4 = root().join("examples/paper/figure4.planp");
     let f4 = f4.to_str().unwrap();
-    let out = planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--dump-asm", "--trace", "--limit", "2"]);
+    let out = planp(&[
+        "run",
+        f4,
+        "--pcap",
+        &capture("print-flags.pcap"),
+        "--dump-asm",
+        "--trace",
+        "--limit",
+        "2",
+        "--unverified",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let o = text(&out.stdout);
     assert!(o.starts_with("JIT code of 2 channels: "), "{o}");
@@ -318,7 +360,8 @@ fn run_dump_asm() {
     assert_eq!(per, head.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap());
     assert!(text(&out.stderr).contains("; engine jit (code generated in "), "{}", text(&out.stderr));
     // With the JIT asked for explicitly, the same.
-    let out = planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--dump-asm", "--engine", "jit"]);
+    let out =
+        planp(&["run", f4, "--pcap", &capture("print-flags.pcap"), "--dump-asm", "--engine", "jit", "--unverified"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).starts_with("JIT code of 2 channels: "));
     // Contradictions and unknown engines are usage errors, before anything is read.

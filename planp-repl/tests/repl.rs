@@ -119,7 +119,7 @@ fn engines_session() {
 fn engines_agree_on_a_script() {
     let script = ":load examples/paper/figure2.planp\n:pcap testdata/pcaps/corpus/print-flags.pcap --all\n:state\n\
                   :pcap testdata/http-three-clients.pcap --all\n:state\n:reset\n:state\n\
-                  :load planp-repl/tests/sessions/effects.planp\n:pcap testdata/http-three-clients.pcap --all\n:state\n";
+                  :load --unverified planp-repl/tests/sessions/effects.planp\n:pcap testdata/http-three-clients.pcap --all\n:state\n";
     let interp = scripted_with(&["--engine", "interp"], script);
     let jit = scripted_with(&["--engine", "jit"], &format!(":engine\n{script}"));
     assert_eq!(format!("engine: jit\n{interp}"), jit);
