@@ -4,7 +4,8 @@
 //! - **Local termination**: the call graph (calls and folds) is acyclic, so every
 //!   channel's work on a packet is finite (folds run over lists, which are finite).
 //! - **Delivery**: every path of every `network` channel that ends normally sends a
-//!   packet, and no exception can escape a channel.
+//!   packet or delivers one to the local host (`deliver`), and no exception can escape
+//!   a channel.
 //! - **Linear duplication**: a least fixpoint decides which channels may copy packets
 //!   (a path with two sends, or a send to a channel that may copy); then no path may
 //!   make two sends to channels that may copy.
@@ -179,7 +180,7 @@ pub fn verify(prog: &Program) -> Verdict {
         let who = format!("{}#{}", ch.name, ch.overload);
         if ch.is_network() {
             match &s.silent {
-                None => lines.push(format!("{who}: every path sends the packet on")),
+                None => lines.push(format!("{who}: every path sends the packet on or delivers it")),
                 Some(path) => {
                     delivery_ok = false;
                     lines.push(format!("{who}: a path sends nothing"));
@@ -191,7 +192,7 @@ pub fn verify(prog: &Program) -> Verdict {
                         "on a path through this channel, no packet is sent",
                     )
                     .help(
-                        "send the packet on every path (`OnRemote(network, p)` to forward it unchanged); a packet that no send carries is lost",
+                        "send the packet on every path (`OnRemote(network, p)` forwards it unchanged), or hand it to this host with `deliver`; a packet that no send carries is lost",
                     );
                     for l in path {
                         d = d.label(l.span, l.text.clone());
@@ -220,7 +221,9 @@ pub fn verify(prog: &Program) -> Verdict {
     properties.push((
         Property::Delivery,
         if delivery_ok {
-            Status::Holds("every network channel sends on every path, and no exception escapes a channel".into())
+            Status::Holds(
+                "every network channel sends or delivers on every path, and no exception escapes a channel".into(),
+            )
         } else {
             Status::Fails
         },
@@ -558,6 +561,10 @@ impl Analysis<'_> {
                 let p = planp_primitives::get(*prim);
                 let guarded = p.name == "tableGet" && self.is_guarded(args);
                 let mut own = Sum::unit();
+                if p.name == "deliver" {
+                    // Handing the value to the local host is delivering it.
+                    own.silent = None;
+                }
                 for x in p.raises {
                     if !(guarded && *x == NOT_FOUND) {
                         add_raise(&mut own.raises, raise(*x, e.span));

@@ -308,6 +308,9 @@ fn transcript(name: &str, text: &str, engine: Engine) -> String {
                 Effect::Print(s) => {
                     let _ = writeln!(out, "  printed \"{}\"", escape(s));
                 }
+                Effect::Deliver(b) => {
+                    let _ = writeln!(out, "  delivered \"{}\"", escape(b));
+                }
                 Effect::Send(s) => {
                     let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };
                     let to = s.neighbor.map(|h| format!(" to {}", value::format_host(h))).unwrap_or_default();

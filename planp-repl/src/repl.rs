@@ -586,9 +586,10 @@ impl Repl {
         }
         let secs = started.elapsed().as_secs_f64();
         let pps = if secs > 0.0 { stats.packets_in as f64 / secs } else { 0.0 };
+        let delivered = if stats.delivered > 0 { format!(", {} delivered", stats.delivered) } else { String::new() };
         let _ = writeln!(
             out,
-            "{} in, {} out, {} passed through, {} dropped, {} exception{}; {:.0} packets/s{}",
+            "{} in, {} out, {} passed through, {} dropped{delivered}, {} exception{}; {:.0} packets/s{}",
             stats.packets_in,
             stats.frames_out,
             stats.passed,
@@ -619,6 +620,7 @@ impl Repl {
         for e in &o.effects {
             match e {
                 Effect::Print(s) => events.push(format!("print \"{}\"", escape(s))),
+                Effect::Deliver(b) => events.push(format!("deliver len={}", b.len())),
                 Effect::Send(s) => {
                     let Some(f) = frames.next() else { continue };
                     let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };

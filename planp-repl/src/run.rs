@@ -53,8 +53,10 @@ pub struct Stats {
     pub frames_out: u64,
     /// Packets passed on unchanged (no channel took them, or their channel failed).
     pub passed: u64,
-    /// Packets a channel took and sent nothing for.
+    /// Packets a channel took and neither sent anything for nor delivered.
     pub dropped: u64,
+    /// Packets whose channel delivered something to the local host (`deliver`).
+    pub delivered: u64,
     /// Exceptions that escaped a channel.
     pub exceptions: u64,
     /// Channel runs.
@@ -67,7 +69,9 @@ impl Stats {
         self.channel_runs += o.channel.is_some() as u64;
         self.exceptions += o.exception.is_some() as u64;
         self.passed += o.pass_through as u64;
-        self.dropped += (!o.pass_through && o.frames.is_empty()) as u64;
+        let delivered = o.effects.iter().any(|e| matches!(e, Effect::Deliver(_)));
+        self.delivered += delivered as u64;
+        self.dropped += (!o.pass_through && o.frames.is_empty() && !delivered) as u64;
         self.frames_out += o.frames.len() as u64;
     }
 }
@@ -109,6 +113,7 @@ pub fn trace_lines(prog: &Program, n: u64, lt: LinkType, frame: &[u8], ts_ns: u6
     for e in &o.effects {
         match e {
             Effect::Print(s) => lines.push(format!("#{n} print \"{}\"", escape(s))),
+            Effect::Deliver(b) => lines.push(format!("#{n} deliver len={}", b.len())),
             Effect::Send(s) => {
                 let Some(f) = frames.next() else { continue };
                 let how = if s.kind == SendKind::Remote { "OnRemote" } else { "OnNeighbor" };
@@ -263,8 +268,9 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
         }
     }
     let pps = if elapsed.as_secs_f64() > 0.0 { stats.packets_in as f64 / elapsed.as_secs_f64() } else { 0.0 };
+    let delivered = if stats.delivered > 0 { format!(", {} delivered", stats.delivered) } else { String::new() };
     eprintln!(
-        "planp run: {} packets in, {} out, {} passed through, {} dropped, {} exception{}, {} channel run{}; {engine}; {:.0} packets/s",
+        "planp run: {} packets in, {} out, {} passed through, {} dropped{delivered}, {} exception{}, {} channel run{}; {engine}; {:.0} packets/s",
         stats.packets_in,
         stats.frames_out,
         stats.passed,

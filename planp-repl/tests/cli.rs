@@ -384,3 +384,21 @@ fn run_default_engine_is_the_interpreter() {
     assert!(e.contains(", 10 channel runs; engine interp; "), "{e}");
     assert!(!e.contains("JIT"), "{e}");
 }
+
+/// `deliver` hands packets to this host: the trace shows each delivery, nothing goes on
+/// the wire for it, the summary counts the packets delivered (not dropped), and the
+/// verifier accepts the program (every path delivers).
+#[test]
+fn run_shows_deliveries() {
+    let p = std::env::temp_dir().join(format!("planp-cli-deliver-{}.planp", std::process::id()));
+    std::fs::write(&p, "channel network(ps : int, ss : unit, p : ip*tcp*blob) is (deliver(#3 p); (ps + 1, ss))\n")
+        .unwrap();
+    let out = planp(&["run", p.to_str().unwrap(), "--pcap", &capture("print-flags.pcap"), "--trace", "--limit", "2"]);
+    let _ = std::fs::remove_file(&p);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("#1 deliver len=") && t.contains("#2 deliver len="), "{t}");
+    assert!(!t.contains(" out "), "nothing is sent: {t}");
+    let e = text(&out.stderr);
+    assert!(e.contains("2 packets in, 0 out, 0 passed through, 0 dropped, 2 delivered, 0 exceptions"), "{e}");
+}

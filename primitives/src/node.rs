@@ -1,12 +1,14 @@
 //! Facts about the node a program runs on and the packet it is processing: its address,
-//! the packet's time, and the load of the outgoing link.
+//! the packet's time, and the load of the outgoing link; and `deliver`, which hands a
+//! value to the node itself.
 //!
 //! These read the run-time context ([`Rt::this_host`], [`Rt::now_ns`], [`Rt::load`]), not
 //! their arguments, so they are effectful: they must not be evaluated before the packet
 //! they are about. Times are the packets' timestamps, not the wall clock, so replaying a
 //! capture sees the times it was taken at.
 
-use crate::{Exn, Prim, Rt, Site, Type, Word, mono};
+use crate::types::{PrimTypeError, TypeCx, check};
+use crate::{Exn, Prim, Rt, Site, Type, Word, mono, value};
 
 /// The primitives of this file.
 pub const PRIMS: &[Prim] = &[
@@ -31,6 +33,16 @@ pub const PRIMS: &[Prim] = &[
         inline: None,
     },
     Prim {
+        name: "deliver",
+        signature: "'a -> unit",
+        doc: "deliver(v): hand v to the local host's applications (an end host's way of consuming a packet; it is not sent on).",
+        typing: ty_deliver,
+        compute: deliver,
+        raises: &[],
+        effectful: true,
+        inline: None,
+    },
+    Prim {
         name: "linkLoad",
         signature: "() -> int",
         doc: "linkLoad(): the bytes per second sent on the outgoing link over the last second (a sliding window ending at the current packet's time).",
@@ -41,6 +53,36 @@ pub const PRIMS: &[Prim] = &[
         inline: None,
     },
 ];
+
+/// `deliver` takes any value with an encoding: no hash table, and a type known here.
+fn ty_deliver(cx: &mut dyn TypeCx, a: &[Type]) -> Result<Type, PrimTypeError> {
+    check::arity(a, 1)?;
+    fn has(t: &Type, p: &dyn Fn(&Type) -> bool) -> bool {
+        p(t) || match t {
+            Type::Tuple(ts) => ts.iter().any(|t| has(t, p)),
+            Type::List(t) => has(t, p),
+            Type::Table(k, v) => has(k, p) || has(v, p),
+            _ => false,
+        }
+    }
+    let t = cx.resolve(&a[0]);
+    if has(&t, &|t| matches!(t, Type::Table(..))) {
+        return Err(PrimTypeError::at(0, format!("a value of type `{t}` cannot be delivered: it holds a hash table"))
+            .with_help("deliver the packet or the values taken from the table"));
+    }
+    if has(&t, &|t| matches!(t, Type::Var(_))) {
+        return Err(PrimTypeError::at(0, format!("the type of what is delivered is not known here (`{t}`)"))
+            .with_help("give the value a type, e.g. with a typed `val`"));
+    }
+    Ok(Type::Unit)
+}
+
+fn deliver(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
+    let mut b = Vec::new();
+    value::encode(&rt.heap, &site.args[0], a[0], &mut b);
+    rt.deliver(b);
+    Ok(0)
+}
 
 fn this_host(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
     Ok(rt.this_host as Word)

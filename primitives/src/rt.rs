@@ -73,6 +73,9 @@ pub enum Effect {
     Print(Vec<u8>),
     /// A packet sent with `OnRemote` or `OnNeighbor`.
     Send(Send),
+    /// A value handed to the local host with `deliver` (its canonical encoding,
+    /// `value::encode`): it goes to the node's applications, not on the wire.
+    Deliver(Vec<u8>),
 }
 
 /// The measured load of the node's outgoing link: bytes sent over a sliding window of
@@ -165,13 +168,18 @@ impl Rt {
         self.effects.push(Effect::Send(s));
     }
 
+    /// Record a value delivered to the local host.
+    pub fn deliver(&mut self, bytes: Vec<u8>) {
+        self.effects.push(Effect::Deliver(bytes));
+    }
+
     /// How many effects have been recorded (a mark for [`Rt::discard_sends_since`]).
     pub fn effects_len(&self) -> usize {
         self.effects.len()
     }
 
-    /// Drop the packets sent since `mark`, keeping printed text: an aborted packet sends
-    /// nothing, but what it printed has been seen.
+    /// Drop the packets sent (and the values delivered) since `mark`, keeping printed
+    /// text: an aborted packet sends nothing, but what it printed has been seen.
     pub fn discard_sends_since(&mut self, mark: usize) {
         let tail = self.effects.split_off(mark.min(self.effects.len()));
         for e in tail {
