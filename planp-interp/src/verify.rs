@@ -9,6 +9,9 @@
 //! - **Linear duplication**: a least fixpoint decides which channels may copy packets
 //!   (a path with two sends, or a send to a channel that may copy); then no path may
 //!   make two sends to channels that may copy.
+//! - **Global termination**: the addresses of each send's packet, relative to the
+//!   packet processed, drive an exploration of abstract (source, destination) states; a
+//!   cycle through a change of destination could go on forever.
 //!
 //! The analyses are over the checked IR, path by path but without enumerating paths:
 //! each expression gets a [`Sum`] (does some path end normally without sending, and
@@ -16,13 +19,14 @@
 //! escape), composed in sequence and at branches, a function's computed once. They are
 //! conservative: the value of a condition is not known, so every branch counts, with one
 //! refinement (a `tableGet` under `tableMember` of the same table and key cannot raise
-//! `NotFound`). Global termination (packets do not cycle between hosts) is not checked
-//! yet; [`Verdict`] says so.
+//! `NotFound`). The assumptions (routing without cycles, named hosts are end hosts) are
+//! in `docs/safety.md`.
 
 use crate::diag::{Diag, Label, Phase};
-use crate::ir::{Arith, Expr, ExprKind, FunId, Program};
+use crate::ir::{Arith, Expr, ExprKind, FunId, Program, Slot};
 use crate::span::Span;
 use planp_primitives::{Exn, rt::DIV_BY_ZERO, rt::NOT_FOUND};
+use planp_primitives::{SendKind, Type};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -152,11 +156,10 @@ pub fn verify(prog: &Program) -> Verdict {
         }
     }
 
-    properties.push((
-        Property::GlobalTermination,
-        Status::NotChecked("the exploration of packet destinations is not implemented yet (docs/safety.md)".into()),
-        Vec::new(),
-    ));
+    // Global termination.
+    let (status, lines, mut found) = global_termination(prog);
+    diags.append(&mut found);
+    properties.push((Property::GlobalTermination, status, lines));
 
     // Which channels may copy packets: a least fixpoint.
     let mut copies = vec![false; prog.channels.len()];
@@ -652,4 +655,295 @@ fn pure_key(e: &Expr) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+// ---- global termination -------------------------------------------------------------
+
+/// An address, as a send's packet carries it, relative to the packet being processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Addr {
+    /// The processed packet's source.
+    Src,
+    /// Its destination.
+    Dst,
+    /// An address written in the program.
+    Konst,
+    /// `thisHost()`.
+    This,
+    /// Anything else (computed, read from a table, ...).
+    Unknown,
+}
+
+/// What the analysis knows of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Abs {
+    /// An IP header with these addresses.
+    Hdr(Addr, Addr),
+    /// An address.
+    Host(Addr),
+    /// A packet tuple whose IP header is this.
+    Pkt(Addr, Addr),
+    /// Nothing useful.
+    Other,
+}
+
+/// A `network` send: where its packet goes.
+#[derive(Clone, Copy, Debug)]
+struct NetSend {
+    span: Span,
+    kind: SendKind,
+    src: Addr,
+    dst: Addr,
+    /// For `OnNeighbor`: the neighbour.
+    neighbor: Addr,
+}
+
+/// Collect the `network` sends reachable from a channel body, with the addresses of
+/// their packets, by a walk that follows `let`s (and calls, whose parameters are
+/// unknown).
+struct Dests<'a> {
+    prog: &'a Program,
+    env: HashMap<Slot, Abs>,
+    sends: Vec<NetSend>,
+    /// Functions walked already.
+    seen: Vec<bool>,
+}
+
+impl Dests<'_> {
+    fn abs(&mut self, e: &Expr) -> Abs {
+        let a = self.abs_inner(e);
+        match (a, &e.ty) {
+            (Abs::Other, Type::Ip | Type::Ip6) => Abs::Hdr(Addr::Unknown, Addr::Unknown),
+            (Abs::Other, Type::Host) => Abs::Host(Addr::Unknown),
+            _ => a,
+        }
+    }
+
+    fn abs_inner(&mut self, e: &Expr) -> Abs {
+        match &e.kind {
+            ExprKind::Local(s) => {
+                // Children are walked for their sends even when the value is known.
+                self.env.get(s).copied().unwrap_or(Abs::Other)
+            }
+            ExprKind::Const(_) | ExprKind::Str(_) => Abs::Host(Addr::Konst),
+            ExprKind::Proj(x, _) => match self.abs(x) {
+                Abs::Pkt(s, d) if matches!(e.ty, Type::Ip | Type::Ip6) => Abs::Hdr(s, d),
+                _ => Abs::Other,
+            },
+            ExprKind::Tuple(es, _) => {
+                let mut hdr = None;
+                for x in es {
+                    let a = self.abs(x);
+                    if hdr.is_none()
+                        && matches!(x.ty, Type::Ip | Type::Ip6)
+                        && let Abs::Hdr(s, d) = a
+                    {
+                        hdr = Some((s, d));
+                    }
+                }
+                hdr.map_or(Abs::Other, |(s, d)| Abs::Pkt(s, d))
+            }
+            ExprKind::Let { binds, body } => {
+                for (slot, v) in binds {
+                    let a = self.abs(v);
+                    self.env.insert(*slot, a);
+                }
+                self.abs(body)
+            }
+            ExprKind::Prim { prim, args, .. } => {
+                let vals: Vec<Abs> = args.iter().map(|a| self.abs(a)).collect();
+                let name = planp_primitives::get(*prim).name;
+                let host = |a: Abs| if let Abs::Host(x) = a { x } else { Addr::Unknown };
+                match (name, vals.as_slice()) {
+                    ("thisHost", _) => Abs::Host(Addr::This),
+                    ("ipSrc" | "ip6Src", [Abs::Hdr(s, _)]) => Abs::Host(*s),
+                    ("ipDst" | "ip6Dst", [Abs::Hdr(_, d)]) => Abs::Host(*d),
+                    ("ipSrcSet" | "ip6SrcSet", [Abs::Hdr(_, d), v]) => Abs::Hdr(host(*v), *d),
+                    ("ipDstSet" | "ip6DstSet", [Abs::Hdr(s, _), v]) => Abs::Hdr(*s, host(*v)),
+                    // The other setters of a header keep its addresses.
+                    (n, [Abs::Hdr(s, d), ..]) if n.starts_with("ip") && n.ends_with("Set") => Abs::Hdr(*s, *d),
+                    _ => Abs::Other,
+                }
+            }
+            ExprKind::Send { kind, target, packet, neighbor } => {
+                let pa = self.abs(packet);
+                let na = neighbor.as_deref().map(|n| self.abs(n));
+                if &*target.channel == "network" {
+                    let (src, dst) = match pa {
+                        Abs::Pkt(s, d) | Abs::Hdr(s, d) => (s, d),
+                        // A packet without an IP header (`eth*blob`): where it goes is
+                        // not an address the program chose.
+                        _ if target.layout.as_ref().is_some_and(|l| l.net().is_none()) => (Addr::Src, Addr::Dst),
+                        _ => (Addr::Unknown, Addr::Unknown),
+                    };
+                    let neighbor = match na {
+                        Some(Abs::Host(x)) => x,
+                        _ => Addr::Unknown,
+                    };
+                    self.sends.push(NetSend { span: e.span, kind: *kind, src, dst, neighbor });
+                }
+                Abs::Other
+            }
+            ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } => {
+                for a in e.children() {
+                    self.abs(a);
+                }
+                let f = fun.0 as usize;
+                if !self.seen[f] {
+                    self.seen[f] = true;
+                    // The callee's parameters are not known here.
+                    let saved = std::mem::take(&mut self.env);
+                    self.abs(&self.prog.funs[f].body);
+                    self.env = saved;
+                }
+                Abs::Other
+            }
+            _ => {
+                for k in e.children() {
+                    self.abs(k);
+                }
+                Abs::Other
+            }
+        }
+    }
+}
+
+/// An abstract packet state: its source and destination, as symbols relative to the
+/// first packet: its source (S), its destination (D), a host written in the program or
+/// `thisHost()` (end of the journey), or unknown.
+type State = (Addr, Addr);
+
+/// Global termination: packets do not cycle between hosts. Assumptions (docs/safety.md):
+/// routing has no cycles, every node on a packet's way may run the program, and the
+/// hosts a program names (constants, `thisHost()`) are end hosts, where a packet sent to
+/// them ends its journey. A packet whose destination a send leaves alone makes progress
+/// along its route; one whose destination changes is redirected. The exploration
+/// follows the abstract states `(source, destination)` from the first packet's
+/// `(S, D)` through every send; the program is rejected if a cycle of states contains a
+/// redirection (the packet could go back and forth forever), or if a send's destination
+/// is unknown (nothing can be proved).
+fn global_termination(prog: &Program) -> (Status, Vec<String>, Vec<Diag>) {
+    let mut diags = Vec::new();
+    let mut lines = Vec::new();
+    let mut all_ok = true;
+    for ch in prog.channels.iter().filter(|c| c.is_network()) {
+        let who = format!("{}#{}", ch.name, ch.overload);
+        let Some(layout) = &ch.layout else { continue };
+        let mut d = Dests { prog, env: HashMap::new(), sends: Vec::new(), seen: vec![false; prog.funs.len()] };
+        if layout.net().is_some() {
+            d.env.insert(
+                2,
+                if layout.is_tuple() { Abs::Pkt(Addr::Src, Addr::Dst) } else { Abs::Hdr(Addr::Src, Addr::Dst) },
+            );
+        }
+        d.abs(&ch.body);
+        let sends = d.sends;
+        // A send to a neighbour that is not a fixed host may bounce between neighbours.
+        let mut bad = None;
+        for s in &sends {
+            if s.kind == SendKind::Neighbor && !matches!(s.neighbor, Addr::Konst | Addr::This) {
+                bad = Some((
+                    s.span,
+                    "this sends the packet to a neighbour the program computes: two nodes may hand it to each other forever",
+                ));
+                break;
+            }
+            if s.kind == SendKind::Remote && s.dst == Addr::Unknown {
+                bad = Some((
+                    s.span,
+                    "this send's destination is computed: where the packet goes next cannot be followed",
+                ));
+                break;
+            }
+        }
+        if let Some((span, label)) = bad {
+            all_ok = false;
+            lines.push(format!("{who}: a destination cannot be followed"));
+            diags.push(
+                Diag::new(Phase::Verify, "global-termination", format!("channel {who} may keep packets travelling forever"), span, label)
+                    .label(ch.span, "in this channel")
+                    .help("send to the packet's own source or destination, a host written in the program, or thisHost(); or run it with --unverified"),
+            );
+            continue;
+        }
+        // Explore the states; edges labelled redirect or not.
+        let start: State = (Addr::Src, Addr::Dst);
+        let mut states = vec![start];
+        let mut edges: Vec<(usize, usize, bool, Span)> = Vec::new();
+        let mut i = 0;
+        while i < states.len() {
+            let (cs, cd) = states[i];
+            for s in &sends {
+                if s.kind == SendKind::Neighbor {
+                    continue; // to a fixed host: the end of the journey
+                }
+                let map = |a: Addr| match a {
+                    Addr::Src => cs,
+                    Addr::Dst => cd,
+                    x => x,
+                };
+                let next = (map(s.src), map(s.dst));
+                if matches!(next.1, Addr::Konst | Addr::This) {
+                    continue; // to an end host
+                }
+                let j = match states.iter().position(|x| *x == next) {
+                    Some(j) => j,
+                    None => {
+                        states.push(next);
+                        states.len() - 1
+                    }
+                };
+                edges.push((i, j, next.1 != cd, s.span));
+            }
+            i += 1;
+        }
+        // A redirect edge u -> v on a cycle: u reachable from v.
+        let reach = |from: usize, to: usize| {
+            let mut seen = vec![false; states.len()];
+            let mut stack = vec![from];
+            while let Some(x) = stack.pop() {
+                if x == to {
+                    return true;
+                }
+                if std::mem::replace(&mut seen[x], true) {
+                    continue;
+                }
+                stack.extend(edges.iter().filter(|e| e.0 == x).map(|e| e.1));
+            }
+            false
+        };
+        match edges.iter().find(|(u, v, redirect, _)| *redirect && reach(*v, *u)) {
+            None => lines.push(format!(
+                "{who}: {} send{} to network, {} abstract state{} explored, no cycle through a redirection",
+                sends.len(),
+                if sends.len() == 1 { "" } else { "s" },
+                states.len(),
+                if states.len() == 1 { "" } else { "s" }
+            )),
+            Some(&(_, _, _, span)) => {
+                all_ok = false;
+                lines.push(format!("{who}: a packet can be sent back and forth"));
+                diags.push(
+                    Diag::new(
+                        Phase::Verify,
+                        "global-termination",
+                        format!("channel {who} may send packets back and forth between hosts forever"),
+                        span,
+                        "this send changes the packet's destination, and the program can change it back",
+                    )
+                    .label(ch.span, "in this channel")
+                    .help("a packet redirected to its source (or back) is redirected again at the next node running the program; keep the destination, or send to a fixed host"),
+                );
+            }
+        }
+    }
+    let status = if all_ok {
+        Status::Holds(
+            "no packet can be redirected in a cycle (routing without cycles; hosts the program names are end hosts)"
+                .into(),
+        )
+    } else {
+        Status::Fails
+    };
+    (status, lines, diags)
 }

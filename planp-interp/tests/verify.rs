@@ -60,6 +60,7 @@ fn unsafe_programs_are_rejected_with_the_right_diagnostic() {
             "-- Delivery" => "planp::verify::delivery",
             "-- Exceptions" => "planp::verify::escaping-exception",
             "-- Duplication" | "-- Duplication through user channels" => "planp::verify::duplication",
+            "-- Global termination" => "planp::verify::global-termination",
             other => panic!("{name}: the first line names no property: {other:?}"),
         };
         assert!(v.diags.iter().any(|d| d.code() == want), "{name}: no {want}:\n{:?}", v.diags);

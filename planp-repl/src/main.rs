@@ -50,7 +50,7 @@ impl From<EngineArg> for Engine {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Parse, type-check and verify programs (local termination, delivery, linear
+    /// Parse, type-check and verify programs (termination, delivery, linear
     /// duplication: docs/safety.md); exit 0 when all are correct and verified (warnings
     /// are printed but do not fail the check).
     Check {
