@@ -146,3 +146,26 @@ fn generated_programs_never_break_the_verifier_and_its_proofs_hold() {
         "{programs} programs, {no_raise_runs} runs without exceptions, {delivering_runs} delivering runs checked"
     );
 }
+
+/// The checker rejects recursion before the verifier runs, so a cycle of calls can only
+/// reach the verifier from a program changed after checking: the verifier finds it
+/// itself (a program that is changed after it was checked must be verified again).
+#[test]
+fn a_cycle_of_calls_fails_local_termination() {
+    let src = "fun g(x : int) : int = x + 1\nfun f(x : int) : int = g(x) + 1\n\
+               channel network(ps : int, ss : unit, p : ip*udp*blob) is (OnRemote(network, p); (f(ps), ss))\n";
+    let prog = load("cycle.planp", src);
+    assert!(verify(&prog).ok());
+    // g's body becomes f's: g calls g.
+    let mut changed = (*prog).clone();
+    let (g, f) = (
+        changed.funs.iter().position(|x| x.name == "g").unwrap(),
+        changed.funs.iter().position(|x| x.name == "f").unwrap(),
+    );
+    changed.funs[g].body = changed.funs[f].body.clone();
+    let v = verify(&changed);
+    let codes: Vec<String> = v.diags.iter().map(|d| d.code()).collect();
+    assert_eq!(codes, ["planp::verify::local-termination"], "{:?}", v.diags);
+    assert!(v.diags[0].message.contains("`g` can call itself"), "{}", v.diags[0].message);
+    assert_eq!(v.failed(), ["local termination"]);
+}
