@@ -62,8 +62,6 @@ pub enum Status {
     Holds(String),
     /// It does not; the diagnostics say where.
     Fails,
-    /// It was not checked; why.
-    NotChecked(String),
 }
 
 /// The verifier's verdict on a program.
@@ -110,7 +108,6 @@ impl Verdict {
             let (word, why) = match s {
                 Status::Holds(w) => ("holds", w.as_str()),
                 Status::Fails => ("FAILS", "see the errors above"),
-                Status::NotChecked(w) => ("not checked", w.as_str()),
             };
             out.push_str(&format!("  {:<19} {word}: {why}\n", p.name()));
             for l in lines {
@@ -192,7 +189,7 @@ pub fn verify(prog: &Program) -> Verdict {
                         "delivery",
                         format!("channel {who} may drop its packet: a path through it sends nothing"),
                         ch.span,
-                        "on a path through this channel, no packet is sent",
+                        "on a path through this channel no packet is sent: the packet would be lost",
                     )
                     .help(
                         "send the packet on every path (`OnRemote(network, p)` forwards it unchanged), or hand it to this host with `deliver`; a packet that no send carries is lost",
