@@ -14,7 +14,7 @@
 //!   cycle through a change of destination could go on forever.
 //!
 //! The analyses are over the checked IR, path by path but without enumerating paths:
-//! each expression gets a [`Sum`] (does some path end normally without sending, and
+//! each expression gets a summary (does some path end normally without sending, and
 //! which branches select it; the most sends on one path; the exceptions that may
 //! escape), composed in sequence and at branches, a function's computed once. They are
 //! conservative: the value of a condition is not known, so every branch counts, with one

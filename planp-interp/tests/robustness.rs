@@ -1,5 +1,6 @@
-//! No input makes the front end panic or hang: random bytes, mutated valid programs,
-//! and pathological nesting all end in a program or in diagnostics.
+//! No input makes the front end or the safety verifier panic or hang: random bytes,
+//! mutated valid programs, and pathological nesting all end in a program (verified or
+//! rejected with diagnostics in the source) or in diagnostics.
 //!
 //! The same property is fuzzed, coverage-guided, by `fuzz/fuzz_targets/frontend.rs`.
 
@@ -10,7 +11,14 @@ use std::path::Path;
 fn corpus() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for dir in ["tests/data/ok", "tests/data/run", "tests/data/err", "../examples/paper"] {
+    for dir in [
+        "tests/data/ok",
+        "tests/data/run",
+        "tests/data/err",
+        "tests/data/safe",
+        "tests/data/unsafe",
+        "../examples/paper",
+    ] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
         let mut paths: Vec<_> =
             rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "planp")).collect();
@@ -23,12 +31,20 @@ fn corpus() -> Vec<String> {
     out
 }
 
-/// Load, and when the program is valid, also render its interface; when not, render
-/// the diagnostics (rendering touches every span).
+/// Load, and when the program is valid, also render its interface and verify it (its
+/// diagnostics rendered); when not, render the diagnostics (rendering touches every
+/// span).
 fn exercise(src: &str) {
     match planp_interp::load("fuzz.planp", src) {
         Ok(p) => {
             let _ = p.summary();
+            let v = planp_interp::verify::verify(&p);
+            for diag in &v.diags {
+                assert!(diag.span().end as usize <= src.len(), "verifier span beyond the input: {diag:?}");
+            }
+            let _ = v.explain();
+            let d = planp_interp::Diagnostics { name: "fuzz.planp".into(), text: src.into(), diags: v.diags };
+            let _ = d.render_plain();
         }
         Err(d) => {
             assert!(!d.diags.is_empty());
