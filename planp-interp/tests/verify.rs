@@ -15,29 +15,12 @@
 #[path = "generated/generator.rs"]
 mod generator;
 
+mod cases;
+
+use cases::{cases, name_of};
 use expect_test::expect_file;
 use planp_interp::verify::{Status, verify};
-use std::path::{Path, PathBuf};
-
-fn cases(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "planp"))
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "no cases in {}", root.display());
-    v
-}
-
-fn name_of(p: &Path) -> String {
-    format!(
-        "{}/{}",
-        p.parent().unwrap().file_name().unwrap().to_string_lossy(),
-        p.file_name().unwrap().to_string_lossy()
-    )
-}
+use std::path::Path;
 
 fn load(name: &str, text: &str) -> std::sync::Arc<planp_interp::Program> {
     planp_interp::load(name, text).unwrap_or_else(|d| panic!("{name} does not load:\n{}", d.render_plain()))

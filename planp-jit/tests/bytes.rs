@@ -55,6 +55,11 @@ fn reader(off: u32, n: u8, busy: u32, const_len: Option<u64>) -> Code<Host> {
     let v = g.load_be(p.shared(), l.shared(), off, n);
     // The slice is still usable after a read.
     let w = g.load_be(p, l, 0, 1);
+    finish(g, v, w, keep)
+}
+
+/// Return `(v << 8) | w`, the `keep` values released first.
+fn finish(mut g: Gen<'static, Host>, v: V, w: V, keep: Vec<V>) -> Code<Host> {
     let eight = g.imm(8);
     let s = g.op2(Op2::Shl, v, eight);
     let r = g.op2(Op2::Or, s, w);
@@ -184,14 +189,7 @@ fn reader_at(n: u8, busy: u32, const_len: Option<u64>) -> Code<Host> {
     let v = g.load_be_at(p.shared(), l.shared(), off.shared(), n);
     // The operands are still usable after the read.
     let w = g.load_be_at(p, l, off, 1);
-    let eight = g.imm(8);
-    let s = g.op2(Op2::Shl, v, eight);
-    let r = g.op2(Op2::Or, s, w);
-    for k in keep {
-        g.release(k);
-    }
-    g.ret(r);
-    g.finish().unwrap()
+    finish(g, v, w, keep)
 }
 
 #[test]
