@@ -368,6 +368,7 @@ impl Sum {
         self.silent = match (self.silent, b.silent) {
             (Some(mut p), Some(q)) => {
                 p.extend(q);
+                p.truncate(MAX_LABELS);
                 Some(p)
             }
             _ => None,
@@ -386,8 +387,8 @@ impl Sum {
     /// `a` or `b`, `la`/`lb` saying what selects each.
     fn or(a: Sum, b: Sum, la: Label, lb: Label) -> Sum {
         let silent = match (a.silent, b.silent) {
-            (Some(p), _) => Some(std::iter::once(la).chain(p).collect()),
-            (None, Some(q)) => Some(std::iter::once(lb).chain(q).collect()),
+            (Some(p), _) => Some(std::iter::once(la).chain(p).take(MAX_LABELS).collect()),
+            (None, Some(q)) => Some(std::iter::once(lb).chain(q).take(MAX_LABELS).collect()),
             (None, None) => None,
         };
         let most = if b.most.len() > a.most.len() { b.most } else { a.most };
@@ -399,6 +400,11 @@ impl Sum {
         Sum { silent, most, copying, raises }
     }
 }
+
+/// The most branch labels a diagnostic shows for a silent path: the first choices on it,
+/// enough to find it, and a bound that keeps summaries small (a path through functions
+/// that call each other twice would otherwise double at every level).
+const MAX_LABELS: usize = 8;
 
 fn cap(it: impl Iterator<Item = Span>) -> Vec<Span> {
     it.take(2).collect()
@@ -620,10 +626,17 @@ impl Analysis<'_> {
     }
 
     fn no_table_change(&self, e: &Expr) -> bool {
+        // The functions called are searched too, each once.
+        let mut seen = vec![false; self.prog.funs.len()];
         let mut stack = vec![e];
         while let Some(e) = stack.pop() {
             match &e.kind {
-                ExprKind::Call { .. } | ExprKind::Fold { .. } => return false,
+                ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } => {
+                    let f = fun.0 as usize;
+                    if !std::mem::replace(&mut seen[f], true) {
+                        stack.push(&self.prog.funs[f].body);
+                    }
+                }
                 ExprKind::Prim { prim, .. }
                     if matches!(planp_primitives::get(*prim).name, "tablePut" | "tableRemove") =>
                 {
@@ -702,8 +715,20 @@ struct Dests<'a> {
     prog: &'a Program,
     env: HashMap<Slot, Abs>,
     sends: Vec<NetSend>,
-    /// Functions walked already.
-    seen: Vec<bool>,
+    /// The value of each function walked already (its body is walked once).
+    values: Vec<Option<Abs>>,
+}
+
+/// What two alternatives give: what they agree on.
+fn join(a: Abs, b: Abs) -> Abs {
+    let addr = |x: Addr, y: Addr| if x == y { x } else { Addr::Unknown };
+    match (a, b) {
+        _ if a == b => a,
+        (Abs::Host(x), Abs::Host(y)) => Abs::Host(addr(x, y)),
+        (Abs::Hdr(s1, d1), Abs::Hdr(s2, d2)) => Abs::Hdr(addr(s1, s2), addr(d1, d2)),
+        (Abs::Pkt(s1, d1), Abs::Pkt(s2, d2)) => Abs::Pkt(addr(s1, s2), addr(d1, d2)),
+        _ => Abs::Other,
+    }
 }
 
 impl Dests<'_> {
@@ -786,14 +811,26 @@ impl Dests<'_> {
                     self.abs(a);
                 }
                 let f = fun.0 as usize;
-                if !self.seen[f] {
-                    self.seen[f] = true;
-                    // The callee's parameters are not known here.
-                    let saved = std::mem::take(&mut self.env);
-                    self.abs(&self.prog.funs[f].body);
-                    self.env = saved;
-                }
-                Abs::Other
+                // The callee's parameters are not known here: its value is what its body
+                // gives without them (a function that returns one of the hosts it names
+                // gives a named host), the same at every call, so its body is walked
+                // once (and its sends recorded once).
+                let v = match self.values[f] {
+                    Some(v) => v,
+                    None => {
+                        let saved = std::mem::take(&mut self.env);
+                        let v = self.abs(&self.prog.funs[f].body);
+                        self.env = saved;
+                        self.values[f] = Some(v);
+                        v
+                    }
+                };
+                if matches!(e.kind, ExprKind::Fold { .. }) { Abs::Other } else { v }
+            }
+            ExprKind::If(c, t, f) => {
+                self.abs(c);
+                let (a, b) = (self.abs(t), self.abs(f));
+                join(a, b)
             }
             _ => {
                 for k in e.children() {
@@ -826,7 +863,7 @@ fn global_termination(prog: &Program) -> (Status, Vec<String>, Vec<Diag>) {
     for ch in prog.channels.iter().filter(|c| c.is_network()) {
         let who = format!("{}#{}", ch.name, ch.overload);
         let Some(layout) = &ch.layout else { continue };
-        let mut d = Dests { prog, env: HashMap::new(), sends: Vec::new(), seen: vec![false; prog.funs.len()] };
+        let mut d = Dests { prog, env: HashMap::new(), sends: Vec::new(), values: vec![None; prog.funs.len()] };
         if layout.net().is_some() {
             d.env.insert(
                 2,

@@ -18,6 +18,7 @@ fn corpus() -> Vec<String> {
         "tests/data/safe",
         "tests/data/unsafe",
         "../examples/paper",
+        "../examples/loadbalancer",
     ] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
         let mut paths: Vec<_> =
