@@ -55,28 +55,34 @@ fn tshark(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
     String::from_utf8_lossy(&o.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
 }
 
-/// Figure 2's load balancer over a real HTTP conversation: every request is sent to a
-/// physical server, replies keep the virtual address, and every checksum verifies.
+/// Figure 2's load balancer, and its weighted variant, over a real HTTP conversation:
+/// every request is sent to a physical server, replies keep the virtual address, and
+/// every checksum verifies.
 #[test]
 fn figure2_over_an_http_capture() {
+    for program in ["examples/paper/figure2.planp", "examples/loadbalancer/weighted.planp"] {
+        balancer_over_an_http_capture(program);
+    }
+}
+
+fn balancer_over_an_http_capture(program: &str) {
     if !have_tshark() {
         return;
     }
-    let out = tmp("figure2.pcap");
-    planp_run(
-        &root().join("examples/paper/figure2.planp"),
-        &root().join("testdata/pcaps/corpus/print-flags.pcap"),
-        &out,
-    );
+    let out = tmp(&format!("{}.pcap", program.replace('/', "-")));
+    planp_run(&root().join(program), &root().join("testdata/pcaps/corpus/print-flags.pcap"), &out);
     let rows =
         tshark(&out, &["ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "ip.checksum.status", "tcp.checksum.status"]);
-    assert_eq!(rows.len(), 10);
+    assert_eq!(rows.len(), 10, "{program}");
     for r in &rows {
-        assert_eq!((r[4].as_str(), r[5].as_str()), ("1", "1"), "checksums verify: {r:?}");
+        assert_eq!((r[4].as_str(), r[5].as_str()), ("1", "1"), "{program}: checksums verify: {r:?}");
         if r[3] == "80" {
-            assert!(r[1] == "131.254.60.81" || r[1] == "131.254.60.109", "a request goes to a physical server: {r:?}");
+            assert!(
+                r[1] == "131.254.60.81" || r[1] == "131.254.60.109",
+                "{program}: a request goes to a physical server: {r:?}"
+            );
         } else {
-            assert_eq!(r[0], "127.0.0.1", "a reply keeps the virtual server's address: {r:?}");
+            assert_eq!(r[0], "127.0.0.1", "{program}: a reply keeps the virtual server's address: {r:?}");
         }
     }
 }
