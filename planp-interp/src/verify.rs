@@ -604,15 +604,27 @@ impl Analysis<'_> {
         }
     }
 
-    /// The guard `tableMember(T, K)` that condition `c` establishes in the branch `t`,
-    /// when T and K are pure and the branch cannot change a table (no table update, no
-    /// call of a function, which could make one).
-    fn member_guard(&self, c: &Expr, t: &Expr) -> Option<(String, String)> {
-        let ExprKind::Prim { prim, args, .. } = &c.kind else { return None };
-        if planp_primitives::get(*prim).name != "tableMember" || args.len() != 2 || !self.no_table_change(t) {
-            return None;
+    /// The guards `tableMember(T, K)` that condition `c` establishes in the branch `t`
+    /// (`c` itself, or a conjunct of an `andalso`), when T and K are pure and nothing in
+    /// the branch can remove a key from T.
+    fn member_guard(&self, c: &Expr, t: &Expr) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut conds = vec![c];
+        while let Some(c) = conds.pop() {
+            match &c.kind {
+                ExprKind::And(a, b) => conds.extend([&**a, &**b]),
+                ExprKind::Prim { prim, args, .. }
+                    if planp_primitives::get(*prim).name == "tableMember" && args.len() == 2 =>
+                {
+                    if let (Some(tk), Some(kk)) = (pure_key(&args[0]), pure_key(&args[1])) {
+                        out.push((tk, kk));
+                    }
+                }
+                _ => {}
+            }
         }
-        Some((pure_key(&args[0])?, pure_key(&args[1])?))
+        out.retain(|(table, _)| self.no_removal(t, table));
+        out
     }
 
     fn is_guarded(&self, args: &[Expr]) -> bool {
@@ -625,26 +637,30 @@ impl Analysis<'_> {
         }
     }
 
-    fn no_table_change(&self, e: &Expr) -> bool {
-        // The functions called are searched too, each once.
+    /// Can nothing in `e` (or in the functions it calls) remove a key from the table
+    /// `table` (a pure expression's key)? A `tablePut` only adds, so a member stays one;
+    /// a `tableRemove` of another table is harmless, one of a table that is not a pure
+    /// expression (or in a called function) may be this one.
+    fn no_removal(&self, e: &Expr, table: &str) -> bool {
         let mut seen = vec![false; self.prog.funs.len()];
-        let mut stack = vec![e];
-        while let Some(e) = stack.pop() {
+        let mut stack = vec![(e, false)];
+        while let Some((e, in_fun)) = stack.pop() {
             match &e.kind {
                 ExprKind::Call { fun, .. } | ExprKind::Fold { fun, .. } => {
                     let f = fun.0 as usize;
                     if !std::mem::replace(&mut seen[f], true) {
-                        stack.push(&self.prog.funs[f].body);
+                        stack.push((&self.prog.funs[f].body, true));
                     }
                 }
-                ExprKind::Prim { prim, .. }
-                    if matches!(planp_primitives::get(*prim).name, "tablePut" | "tableRemove") =>
-                {
-                    return false;
+                ExprKind::Prim { prim, args, .. } if planp_primitives::get(*prim).name == "tableRemove" => {
+                    let other = !in_fun && args.first().and_then(pure_key).is_some_and(|k| k != table);
+                    if !other {
+                        return false;
+                    }
                 }
                 _ => {}
             }
-            stack.extend(e.children());
+            stack.extend(e.children().into_iter().map(|k| (k, in_fun)));
         }
         true
     }

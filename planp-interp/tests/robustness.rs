@@ -19,6 +19,7 @@ fn corpus() -> Vec<String> {
         "tests/data/unsafe",
         "../examples/paper",
         "../examples/loadbalancer",
+        "../examples/mpeg",
     ] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
         let mut paths: Vec<_> =

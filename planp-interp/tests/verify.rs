@@ -70,6 +70,8 @@ fn the_examples() {
     for ex in [
         "examples/paper/figure2.planp",
         "examples/loadbalancer/weighted.planp",
+        "examples/mpeg/monitor.planp",
+        "examples/mpeg/client.planp",
         "examples/tour.planp",
         "examples/heavy.planp",
     ] {
