@@ -578,8 +578,7 @@ impl Analysis<'_> {
                 }
                 s.then(own)
             }
-            ExprKind::Arith(op @ (Arith::Div | Arith::Mod), a, b) => {
-                let _ = op;
+            ExprKind::Arith(Arith::Div | Arith::Mod, a, b) => {
                 let s = self.seq([&**a, &**b]);
                 let mut own = Sum::unit();
                 if !matches!(b.kind, ExprKind::Const(k) if k != 0) {
@@ -759,10 +758,7 @@ impl Dests<'_> {
 
     fn abs_inner(&mut self, e: &Expr) -> Abs {
         match &e.kind {
-            ExprKind::Local(s) => {
-                // Children are walked for their sends even when the value is known.
-                self.env.get(s).copied().unwrap_or(Abs::Other)
-            }
+            ExprKind::Local(s) => self.env.get(s).copied().unwrap_or(Abs::Other),
             ExprKind::Const(_) | ExprKind::Str(_) => Abs::Host(Addr::Konst),
             ExprKind::Proj(x, _) => match self.abs(x) {
                 Abs::Pkt(s, d) if matches!(e.ty, Type::Ip | Type::Ip6) => Abs::Hdr(s, d),

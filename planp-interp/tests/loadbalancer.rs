@@ -99,7 +99,6 @@ fn balances(rel: &str, strategy: &dyn Fn(usize) -> usize) {
         } else {
             assert_eq!(src, VS, "{rel}: a reply gets the virtual server's address back");
             assert_eq!(sport, 80);
-            let _ = dst;
         }
     }
     assert_eq!(server_of_conn.len(), n);

@@ -1087,7 +1087,7 @@ impl<'p, M> Gen<'p, M> {
             }
         }
         dynasm!(self.asm ; .arch x64 ; jb =>skip);
-        // The address: `ptr + off - 0` into r11 (off + n - n).
+        // The address, `ptr + off`, into r11 (which holds `off + n`).
         dynasm!(self.asm ; .arch x64 ; sub r11, n32);
         match lp {
             Loc::Reg(r) => dynasm!(self.asm ; .arch x64 ; add r11, Rq(r)),

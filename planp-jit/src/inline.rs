@@ -3,9 +3,9 @@
 //! - [`Part`]: a machine that contains another at a fixed offset (the interpreter's
 //!   machine contains the run-time context the primitives work on). [`Gen::part`]
 //!   generates code for the part inside code for the whole.
-//! - [`Inline1`]..[`Inline3`]: a two-level function of one to three words, as a value:
+//! - [`Inline1`], [`Inline2`]: a two-level function of one or two words, as a value:
 //!   the function itself (what the interpreter runs) and its generating extension (what
-//!   the JIT runs to inline it). [`inline1`]..[`inline3`] call one; in a two-level
+//!   the JIT runs to inline it). [`inline1`] and [`inline2`] call one; in a two-level
 //!   function, the macro turns such a call into the generating extension's unfolding.
 //! - [`BeBytes`]: the one read of a byte slice in the dynamic vocabulary, a big-endian
 //!   number of a static width, 0 when the bytes are not all there. In generated code
@@ -60,7 +60,6 @@ macro_rules! inline_fns {
 inline_fns! {
     Inline1 inline1 (a);
     Inline2 inline2 (a, b);
-    Inline3 inline3 (a, b, c);
 }
 
 /// Reading big-endian numbers from bytes: the interpreter's meaning of the one byte

@@ -50,7 +50,7 @@ mod shim;
 
 pub use code::{Code, FrameOwner, JitError, available};
 pub use r#gen::{Cond, Gen, Label, Op1, Op2, V, Var};
-pub use inline::{BeBytes, Inline1, Inline2, Inline3, Part, inline1, inline2, inline3};
+pub use inline::{BeBytes, Inline1, Inline2, Part, inline1, inline2};
 pub use lift::{FromWord, IntoRet, StaticArg, ToWord, catch_panic, take_panic};
 pub use shim::{
     ArgTy, dynamic_arg, shim_slice0, shim_slice1, shim_slice2, shim_slice3, shim_slice4, shim_slice5, shim0, shim1,

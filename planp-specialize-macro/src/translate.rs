@@ -743,7 +743,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// `inline1(f, m, a)` (and `inline2`, `inline3`): `f` a static two-level function
+    /// `inline1(f, m, a)` (and `inline2`): `f` a static two-level function
     /// value (`planp_jit::Inline1`...), `m` the machine, then the words. Its generating
     /// extension runs here, for the part of the machine it works on.
     fn inline_call(&mut self, c: &ExprCall, k: usize) -> R<Out> {
@@ -1790,7 +1790,7 @@ impl<'a> Cx<'a> {
                     _ => Err(err_at(c, "this failure is outside the dynamic vocabulary")),
                 };
             }
-            Some(n @ ("inline1" | "inline2" | "inline3")) => {
+            Some(n @ ("inline1" | "inline2")) => {
                 let k = usize::from(n.as_bytes()[6] - b'0');
                 return self.inline_call(c, k);
             }
