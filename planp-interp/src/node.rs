@@ -81,6 +81,10 @@ pub struct Outcome {
     /// The frames the node sends, in order, of the input's link type: one for each packet
     /// sent, or the input frame itself when it passes through.
     pub frames: Vec<Vec<u8>>,
+    /// For each frame, where it goes: `Some(h)` for a packet sent with `OnNeighbor` to
+    /// neighbour `h` (over one link), `None` for one routed towards its destination
+    /// (`OnRemote`, or a packet passing through).
+    pub next_hops: Vec<Option<u32>>,
 }
 
 /// A node running one program.
@@ -289,9 +293,16 @@ impl Node {
         }
         let mut o = outcome.unwrap_or_else(|| {
             self.m.rt.heap.reset_scratch();
-            Outcome { channel: None, effects: Vec::new(), exception: None, pass_through: true, frames: Vec::new() }
+            Outcome {
+                channel: None,
+                effects: Vec::new(),
+                exception: None,
+                pass_through: true,
+                frames: Vec::new(),
+                next_hops: Vec::new(),
+            }
         });
-        o.frames = self.frames(lt, frame, &d, &o);
+        (o.frames, o.next_hops) = self.frames(lt, frame, &d, &o);
         for f in &o.frames {
             self.m.rt.load.record(now_ns, f.len() as u64);
         }
@@ -339,9 +350,10 @@ impl Node {
 
     /// The frames for an outcome: each sent packet in a frame of the input's link type,
     /// or the input frame when it passes through.
-    fn frames(&self, lt: LinkType, frame: &[u8], d: &Decoded, o: &Outcome) -> Vec<Vec<u8>> {
+    /// With each frame, its next hop when it was sent to a neighbour.
+    fn frames(&self, lt: LinkType, frame: &[u8], d: &Decoded, o: &Outcome) -> (Vec<Vec<u8>>, Vec<Option<u32>>) {
         if o.pass_through {
-            return vec![frame.to_vec()];
+            return (vec![frame.to_vec()], vec![None]);
         }
         let ethernet = lt.base() == 1;
         // Where user-channel packets go when sent with OnRemote: on to the destination
@@ -354,13 +366,16 @@ impl Node {
             _ => here,
         };
         let mut out = Vec::new();
+        let mut hops = Vec::new();
         for e in &o.effects {
             let Effect::Send(s) = e else { continue };
+            let hop = if s.kind == SendKind::Neighbor { s.neighbor } else { None };
             let net_packet;
             let bytes: &[u8] = if &*s.channel == "network" {
                 let is_eth = s.link_level;
                 if is_eth && ethernet {
                     out.push(s.bytes.clone());
+                    hops.push(hop);
                     continue;
                 }
                 if is_eth {
@@ -382,9 +397,28 @@ impl Node {
             // `None` only for a frame of a link type with a header that carried no IP
             // packet, which no channel takes (only Ethernet frames reach `eth*...`
             // channels, and `encode` builds an Ethernet header for those).
-            out.extend(link::encode(lt, frame, d, bytes));
+            if let Some(f) = link::encode(lt, frame, d, bytes) {
+                out.push(f);
+                hops.push(hop);
+            }
         }
-        out
+        (out, hops)
+    }
+
+    /// Tell the node the load of the link the next packets leave on, as measured outside
+    /// it (`linkLoad()` then gives `Some` reading instead of the node's own meter, which
+    /// counts every frame the node sends whatever the link): the simulator's per-link
+    /// meters. `None` goes back to the node's own meter.
+    pub fn set_link_load(&mut self, bytes_per_second: Option<u64>) {
+        self.m.rt.load_reading = bytes_per_second;
+    }
+
+    /// Tell the node its neighbours, one per link (`neighbors()`), and the one the next
+    /// packets come from (`prevHop()`, 0 when not known).
+    pub fn set_links(&mut self, neighbors: &[u32], prev_hop: u32) {
+        self.m.rt.neighbors.clear();
+        self.m.rt.neighbors.extend_from_slice(neighbors);
+        self.m.rt.prev_hop = prev_hop;
     }
 
     /// Deliver a packet sent on a user-defined channel directly (as if it had arrived in
@@ -434,7 +468,14 @@ impl Node {
             self.collect();
         }
         self.m.reuse = None;
-        Outcome { channel: Some(i), effects, pass_through: exception.is_some(), exception, frames: Vec::new() }
+        Outcome {
+            channel: Some(i),
+            effects,
+            pass_through: exception.is_some(),
+            exception,
+            frames: Vec::new(),
+            next_hops: Vec::new(),
+        }
     }
 
     /// Collect the persistent heap from the node's roots.

@@ -37,6 +37,8 @@ fn programs() -> Vec<PathBuf> {
     v.extend(files(&r.join("examples/paper"), ".planp"));
     v.extend(files(&r.join("examples/loadbalancer"), ".planp"));
     v.extend(files(&r.join("examples/mpeg"), ".planp"));
+    v.extend(files(&r.join("examples/bridge"), ".planp"));
+    v.extend(files(&r.join("examples/audio"), ".planp"));
     v.extend(files(&r.join("planp-interp/tests/data/ok"), ".planp"));
     v.extend(files(&r.join("planp-interp/tests/data/run"), ".planp"));
     v.extend(files(&r.join("planp-interp/tests/oracle"), ".planp"));

@@ -20,6 +20,8 @@ fn corpus() -> Vec<String> {
         "../examples/paper",
         "../examples/loadbalancer",
         "../examples/mpeg",
+        "../examples/bridge",
+        "../examples/audio",
     ] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
         let mut paths: Vec<_> =

@@ -72,6 +72,8 @@ fn the_examples() {
         "examples/loadbalancer/weighted.planp",
         "examples/mpeg/monitor.planp",
         "examples/mpeg/client.planp",
+        "examples/audio/router.planp",
+        "examples/audio/client.planp",
         "examples/tour.planp",
         "examples/heavy.planp",
     ] {

@@ -7,6 +7,7 @@
 mod asm;
 mod repl;
 mod run;
+mod sim;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use planp_interp::{Engine, Node, NodeConfig, load};
@@ -22,7 +23,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     /// Source excerpts with labels (miette).
     Fancy,
     /// One line per problem: file:line:col: code: message.
@@ -117,6 +118,24 @@ enum Cmd {
         #[arg(long)]
         unverified: bool,
     },
+    /// Run a network of PLAN-P nodes described by a topology file (docs/sim.md): links,
+    /// routes, programs, traffic sources; write captures, time series and plots.
+    Sim {
+        /// The topology file (TOML).
+        topology: std::path::PathBuf,
+        /// Where the captures, the time series and the summary go.
+        #[arg(long, default_value = "sim-out")]
+        out: std::path::PathBuf,
+        /// Draw the plots (SVG) into this directory.
+        #[arg(long)]
+        plot: Option<std::path::PathBuf>,
+        /// The engine of every node.
+        #[arg(long, value_enum, default_value = "jit")]
+        engine: EngineArg,
+        /// Only check the topology and load its programs.
+        #[arg(long)]
+        check: bool,
+    },
     /// Load a program on a node: run its top-level initialisers and show the values of
     /// its top-level `val`s, what they printed, and the initial states.
     Eval {
@@ -125,7 +144,7 @@ enum Cmd {
     },
 }
 
-fn render(d: &planp_interp::Diagnostics, format: Format) -> String {
+pub(crate) fn render(d: &planp_interp::Diagnostics, format: Format) -> String {
     match format {
         Format::Short => d.render_short(),
         Format::Fancy if std::io::stderr().is_terminal() => {
@@ -285,6 +304,9 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Check { files, format, verbose, explain } => check(&files, format, verbose, explain),
         Cmd::Eval { file } => eval(&file),
+        Cmd::Sim { topology, out, plot, engine, check } => {
+            sim::main(sim::SimArgs { topology, out, plot, engine: engine.into(), check })
+        }
         Cmd::Repl { file, host, engine, unverified } => repl::main(
             file,
             unverified,

@@ -1,8 +1,9 @@
 //! Facts about the node a program runs on and the packet it is processing: its address,
-//! the packet's time, and the load of the outgoing link; and `deliver`, which hands a
-//! value to the node itself.
+//! the packet's time, the load of the outgoing link, the node's neighbours and the one
+//! the packet came from; and `deliver`, which hands a value to the node itself.
 //!
-//! These read the run-time context ([`Rt::this_host`], [`Rt::now_ns`], [`Rt::load`]), not
+//! These read the run-time context ([`Rt::this_host`], [`Rt::now_ns`], [`Rt::load`],
+//! [`Rt::load_reading`], [`Rt::neighbors`], [`Rt::prev_hop`]), not
 //! their arguments, so they are effectful: they must not be evaluated before the packet
 //! they are about. Times are the packets' timestamps, not the wall clock, so replaying a
 //! capture sees the times it was taken at.
@@ -52,6 +53,26 @@ pub const PRIMS: &[Prim] = &[
         effectful: true,
         inline: None,
     },
+    Prim {
+        name: "neighbors",
+        signature: "() -> host list",
+        doc: "neighbors(): the node's neighbours, one per link, in the order of its links ([] when the node runs alone over a capture).",
+        typing: mono!([] -> Type::List(Box::new(Type::Host))),
+        compute: neighbors,
+        raises: &[],
+        effectful: true,
+        inline: None,
+    },
+    Prim {
+        name: "prevHop",
+        signature: "() -> host",
+        doc: "prevHop(): the neighbour the current packet came from (0.0.0.0 when not known, as over a capture).",
+        typing: mono!([] -> Type::Host),
+        compute: prev_hop,
+        raises: &[],
+        effectful: true,
+        inline: None,
+    },
 ];
 
 /// `deliver` takes any value with an encoding: no hash table, and a type known here.
@@ -93,8 +114,21 @@ fn now(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
 }
 
 fn link_load(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
+    let bps = match rt.load_reading {
+        Some(r) => r,
+        None => rt.load.bytes_per_second(rt.now_ns),
+    };
     // A rate that does not fit a non-negative int is not a rate any link has; saturate.
-    Ok(rt.load.bytes_per_second(rt.now_ns).min(i64::MAX as u64))
+    Ok(bps.min(i64::MAX as u64))
+}
+
+fn neighbors(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
+    let ws: Vec<Word> = rt.neighbors.iter().map(|&h| h as Word).collect();
+    Ok(rt.heap.list_from(&ws, false))
+}
+
+fn prev_hop(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
+    Ok(rt.prev_hop as Word)
 }
 
 #[cfg(test)]
@@ -129,6 +163,21 @@ mod tests {
         assert_eq!(call(&mut rt, "linkLoad", &[]), Ok(500), "the first sample left the window");
         rt.now_ns = 3_000_000_000;
         assert_eq!(call(&mut rt, "linkLoad", &[]), Ok(0));
+        rt.load_reading = Some(125_000);
+        assert_eq!(call(&mut rt, "linkLoad", &[]), Ok(125_000), "a reading given by the simulator wins");
+    }
+
+    #[test]
+    fn neighbours_and_previous_hop() {
+        let mut rt = Rt::new();
+        let l = call(&mut rt, "neighbors", &[]).unwrap();
+        assert!(rt.heap.list_to_vec(l).is_empty());
+        assert_eq!(call(&mut rt, "prevHop", &[]), Ok(0));
+        rt.neighbors = vec![0x0a00_0001, 0x0a00_0102];
+        rt.prev_hop = 0x0a00_0102;
+        let l = call(&mut rt, "neighbors", &[]).unwrap();
+        assert_eq!(rt.heap.list_to_vec(l), vec![0x0a00_0001, 0x0a00_0102]);
+        assert_eq!(call(&mut rt, "prevHop", &[]), Ok(0x0a00_0102));
     }
 
     #[test]
@@ -136,5 +185,7 @@ mod tests {
         assert_eq!(type_of("thisHost", &[]), Ok(Type::Host));
         assert_eq!(type_of("now", &[]), Ok(Type::Int));
         assert!(type_of("linkLoad", &[Type::Unit]).is_err(), "called as linkLoad(), not with ()");
+        assert_eq!(type_of("neighbors", &[]), Ok(Type::List(Box::new(Type::Host))));
+        assert_eq!(type_of("prevHop", &[]), Ok(Type::Host));
     }
 }

@@ -142,8 +142,17 @@ pub struct Rt {
     pub this_host: u32,
     /// The time of the current packet, in nanoseconds since the Unix epoch.
     pub now_ns: u64,
-    /// The load of the outgoing link (`linkLoad`).
+    /// The load of the outgoing link (`linkLoad`), measured by the node itself.
     pub load: LinkLoad,
+    /// The load of the current packet's outgoing link as measured by whoever runs the
+    /// node, when that is not the node's own meter (the simulator, which knows which
+    /// link the packet leaves on): `linkLoad` gives this instead of [`Rt::load`]'s reading.
+    pub load_reading: Option<u64>,
+    /// The neighbours of the node, one per link (`neighbors`): empty when the node runs
+    /// alone over a capture.
+    pub neighbors: Vec<u32>,
+    /// The neighbour the current packet came from (`prevHop`); 0 (0.0.0.0) when not known.
+    pub prev_hop: u32,
     /// A buffer reused for encoding hash-table keys (no allocation per lookup).
     pub(crate) key_buf: Vec<u8>,
 }
