@@ -402,3 +402,75 @@ fn run_shows_deliveries() {
     let e = text(&out.stderr);
     assert!(e.contains("2 packets in, 0 out, 0 passed through, 0 dropped, 2 delivered, 0 exceptions"), "{e}");
 }
+
+/// `planp sim`: the audio experiment's files (summary, series, players, capture, both
+/// runs, the plots), `--check`, and the exit codes of a wrong topology (1), a program
+/// that fails verification (1) and an output that cannot be written (3).
+#[test]
+fn sim_writes_results_and_reports_mistakes() {
+    let dir = std::env::temp_dir().join(format!("planp-cli-sim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let topo = root().join("examples/bridge/topology.toml");
+    let (out, plots) = (dir.join("out"), dir.join("plots"));
+    let o = planp(&["sim", topo.to_str().unwrap(), "--out", out.to_str().unwrap(), "--plot", plots.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(s.starts_with("run `adapted` (engine jit): "), "{s}");
+    assert!(s.contains("  br1-br2 br1>br2 "), "{s}");
+    assert_eq!(
+        s,
+        std::fs::read_to_string(out.join("summary.txt")).unwrap()
+            + &format!("plot: {}\n", plots.join("bandwidth.svg").display()),
+        "the summary is also in summary.txt"
+    );
+    for f in ["series.csv", "players.csv", "br1-br2.pcap", "h1-br1.pcap"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let svg = std::fs::read_to_string(plots.join("bandwidth.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"), "a line plot");
+    let csv = std::fs::read_to_string(out.join("series.csv")).unwrap();
+    assert!(csv.starts_with("time_s,br1-br2 br1>br2,br1-br2 br2>br1,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 6, "a row per second of the 6 s run");
+
+    let o = planp(&["sim", "--check", topo.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).ends_with("topology.toml: ok (6 nodes, 5 links, 4 sources)\n"), "{}", text(&o.stdout));
+
+    // A mistake in the topology: exit 1, the file, line and column, and help.
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[sim]\nduration = \"1s\"\n[[node]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[link]]\nbetween = [\"a\", \"b\"]\nbandwidth = \"1Mb/s\"\n").unwrap();
+    let o = planp(&["sim", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("no node is named `b`") && e.contains("bad.toml:7:") && e.contains("help: the nodes are: a"),
+        "{e}"
+    );
+
+    // The bridge's program fails verification: refused unless the node says otherwise.
+    let strict = dir.join("strict.toml");
+    let t = std::fs::read_to_string(&topo).unwrap().replace("unverified = true\n", "");
+    std::fs::write(
+        &strict,
+        t.replace(
+            "program = \"bridge.planp\"",
+            &format!("program = \"{}\"", root().join("examples/bridge/bridge.planp").display()),
+        ),
+    )
+    .unwrap();
+    let o = planp(&["sim", strict.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("the program of node `br1` fails verification (global termination, delivery, linear duplication)"),
+        "{e}"
+    );
+    assert!(e.contains("planp::verify::duplication"), "{e}");
+
+    // An output that cannot be written: exit 3.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = planp(&["sim", topo.to_str().unwrap(), "--out", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+}

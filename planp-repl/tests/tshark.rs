@@ -245,3 +245,63 @@ fn capture_reading_agrees_with_tshark() {
         assert!(r.next().is_none(), "{name}: more packets than tshark reads");
     }
 }
+
+/// tshark reads the captures `planp sim` writes, with good checksums: the audio
+/// experiment's segment (original, 16-bit mono and 8-bit mono audio, the background
+/// load) and every link of the bridged network.
+#[test]
+fn simulated_captures_have_good_checksums() {
+    if !have_tshark() {
+        return;
+    }
+    let out = tmp("sim-audio");
+    let topo = root().join("examples/audio/topology.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_planp"))
+        .args(["sim", topo.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = tshark(
+        &out.join("router-segment.pcap"),
+        &["udp.dstport", "udp.length", "ip.checksum.status", "udp.checksum.status"],
+    );
+    let mut by_kind = std::collections::BTreeMap::new();
+    for r in &rows {
+        assert_eq!((r[2].as_str(), r[3].as_str()), ("1", "1"), "checksums verify: {r:?}");
+        let kind = match (r[0].as_str(), r[1].as_str()) {
+            ("5004", "1776") => "stereo",     // 8 + 4 + 1764
+            ("5006", "895") => "16-bit mono", // 8 + 4 + 1 + 882
+            ("5006", "454") => "8-bit mono",  // 8 + 4 + 1 + 441
+            ("9", "966") => "load",           // a 1000-byte frame
+            other => panic!("unexpected datagram {other:?}"),
+        };
+        *by_kind.entry(kind).or_insert(0u64) += 1;
+    }
+    assert_eq!(by_kind.len(), 4, "{by_kind:?}");
+    let summary = String::from_utf8_lossy(&o.stdout);
+    let frames: u64 = summary
+        .lines()
+        .find(|l| l.contains("router-segment router>segment"))
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(rows.len() as u64, frames, "every frame the summary counts is in the capture");
+
+    let out = tmp("sim-bridge");
+    let topo = root().join("examples/bridge/topology.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_planp"))
+        .args(["sim", topo.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for link in ["br1-br2", "h1-br1", "h2-br1", "h3-br2", "h4-br2"] {
+        let rows = tshark(&out.join(format!("{link}.pcap")), &["ip.checksum.status", "udp.checksum.status"]);
+        assert!(!rows.is_empty(), "{link}");
+        for r in rows {
+            assert_eq!(r, ["1", "1"], "{link}: checksums verify");
+        }
+    }
+}

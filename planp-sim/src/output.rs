@@ -100,20 +100,29 @@ fn plot_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// Draw `bandwidth.svg` (the recorded series of every run over time, in kB/s: figure 6)
+/// Draw `bandwidth.svg` (the recorded series of every run over time, in kB/s: figure 6;
+/// without recorded series, the load of every link direction that carried traffic)
 /// and, when there are players, `gaps.svg` (each run's gaps per phase: figure 7).
 pub fn plot(dir: &Path, runs: &[Report]) -> std::io::Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
     let Some(first) = runs.first() else { return Ok(written) };
+    // The recorded series; without any, the load of every link direction that
+    // carried something.
     let recorded = first.series.len() - first.links.len();
+    let shown: Vec<usize> = if recorded > 0 {
+        (0..recorded).collect()
+    } else {
+        (recorded..first.series.len()).filter(|&i| first.series[i].values.iter().any(|&v| v > 0.0)).collect()
+    };
     let end = first.series.first().map_or(0.0, |s| s.values.len() as f64 * first.bin_s);
     // The first run (the adapted one) is drawn last, on top.
     let lines: Vec<(String, Vec<(f64, f64)>)> = runs
         .iter()
         .rev()
         .flat_map(|r| {
-            r.series[..recorded].iter().map(move |s| {
+            shown.iter().map(move |&i| {
+                let s = &r.series[i];
                 let pts = s.values.iter().enumerate().map(|(i, v)| ((i as f64 + 0.5) * r.bin_s, v / 1000.0)).collect();
                 (format!("{} ({})", s.name, r.label), pts)
             })

@@ -412,8 +412,7 @@ pub fn read(path: &Path) -> Result<Topology, TopologyError> {
 pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
     let cx = Cx { path, text };
     let f: File = toml::from_str(text).map_err(|e| {
-        cx.err(e.span(), e.message().to_string(), "here")
-            .with_help("the topology format is described in docs/sim.md")
+        cx.err(e.span(), e.message().to_string(), "here").with_help("the topology format is described in docs/sim.md")
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let sim = f.sim.get_ref();
