@@ -184,8 +184,9 @@ struct Ev {
 }
 
 enum EvKind {
-    /// A frame arrives at a node, from a link (`None`: from its own applications).
-    Arrive { node: usize, frame: Vec<u8>, link: Option<usize>, hops: u8 },
+    /// A frame arrives at a node, from a link (`None`: from its own applications), sent
+    /// by `sender` (the node that put it on the wire; through a hub, the node before).
+    Arrive { node: usize, frame: Vec<u8>, link: Option<usize>, hops: u8, sender: Option<usize> },
     /// A link direction has finished sending its frame.
     TxDone { link: usize, dir: usize },
     /// A source's next frame is due.
@@ -210,7 +211,7 @@ impl Ord for Ev {
 }
 
 struct Dir {
-    queue: VecDeque<(Vec<u8>, u8)>,
+    queue: VecDeque<(Vec<u8>, u8, usize)>,
     busy: bool,
     meter: LinkLoad,
     stats: DirStats,
@@ -415,7 +416,7 @@ pub fn run(topo: &Topology, opts: &Options, label: &str) -> Result<Report, SimEr
         sim.now = ev.t;
         sim.processed += 1;
         match ev.kind {
-            EvKind::Arrive { node, frame, link, hops } => sim.arrive(node, frame, link, hops),
+            EvKind::Arrive { node, frame, link, hops, sender } => sim.arrive(node, frame, link, hops, sender),
             EvKind::TxDone { link, dir } => sim.tx_done(link, dir),
             EvKind::Source(i) => sim.source(i),
         }
@@ -490,17 +491,39 @@ impl Sim<'_> {
         self.log(n, format_args!("drop ({why})"));
     }
 
-    fn arrive(&mut self, n: usize, frame: Vec<u8>, link: Option<usize>, hops: u8) {
+    fn arrive(&mut self, n: usize, frame: Vec<u8>, link: Option<usize>, hops: u8, sender: Option<usize>) {
         self.stats[n].frames_in += 1;
-        let prev = link.map_or(0, |l| self.topo.nodes[self.other_end(l, n)].address);
+        let prev = sender.map_or(0, |s| self.topo.nodes[s].address);
         if self.trace.is_some() {
             let from =
                 link.map_or("its applications".to_string(), |l| self.topo.nodes[self.other_end(l, n)].name.clone());
             self.log(n, format_args!("in  {} bytes from {from}", frame.len()));
         }
-        let originated = link.is_none();
-        if self.nodes[n].is_none() {
-            self.forward(n, frame, None, hops, true, originated);
+        if self.topo.nodes[n].kind == Kind::Hub {
+            // A hub repeats the frame on every other link, as it is.
+            let sender = sender.unwrap_or(n);
+            for &(_, l) in &self.neighbors[n].clone() {
+                if Some(l) == link {
+                    continue;
+                }
+                if hops >= HOP_LIMIT {
+                    self.drop(n, "hop limit");
+                    continue;
+                }
+                let dir = usize::from(self.topo.links[l].ends[0] != n);
+                self.stats[n].sent += 1;
+                self.enqueue(l, dir, frame.clone(), hops + 1, sender);
+            }
+            return;
+        }
+        // Where the frame was going when it arrived (`None`: it is the node's own).
+        let arrived = link.map(|_| ipv4_dst(&frame));
+        // A packet of a user-defined channel is for the node it is addressed to: on a
+        // segment the others see it pass, and their programs do not run it.
+        let others = arrived.is_some_and(|d| d != Some(self.topo.nodes[n].address))
+            && udp_dst(&frame) == Some(planp_interp::packet::encap::PORT);
+        if self.nodes[n].is_none() || others {
+            self.forward(n, frame, None, hops, true, arrived);
             return;
         }
         let load = ipv4_dst(&frame).and_then(|d| self.route(n, d)).map(|l| {
@@ -542,26 +565,37 @@ impl Sim<'_> {
             }
         }
         for (f, hop) in o.frames.into_iter().zip(o.next_hops) {
-            self.forward(n, f, hop, hops, o.pass_through, originated);
+            self.forward(n, f, hop, hops, o.pass_through, arrived);
         }
     }
 
     /// Send a frame on from node `n`: to itself, to neighbour `hop`, or along the routes.
-    fn forward(&mut self, n: usize, mut frame: Vec<u8>, hop: Option<u32>, hops: u8, passing: bool, originated: bool) {
+    /// `arrived` is where the frame that caused it was going (`None`: the node's own).
+    fn forward(
+        &mut self,
+        n: usize,
+        mut frame: Vec<u8>,
+        hop: Option<u32>,
+        hops: u8,
+        passing: bool,
+        arrived: Option<Option<u32>>,
+    ) {
         let spec = &self.topo.nodes[n];
         let link = match hop {
-            Some(h) => match self.neighbors[n].iter().find(|&&(a, _)| a == h) {
-                Some(&(_, l)) => l,
+            Some(h) => match self.link_to_neighbor(n, h) {
+                Some(l) => l,
                 None => return self.drop(n, "no link to that neighbour"),
             },
             None => {
                 let broadcast = frame.get(..6) == Some(&[0xff; 6]);
                 let dst = ipv4_dst(&frame);
-                if dst == Some(spec.address) || (broadcast && spec.kind != Kind::Bridge) {
+                if dst == Some(spec.address) || (broadcast && !spec.kind.transparent()) {
                     return self.receive(n, &frame);
                 }
-                if passing && !originated && spec.kind == Kind::Host {
-                    // A host keeps what is for it; the rest is not its to forward.
+                // A host keeps what is for it and does not forward what is on its way
+                // elsewhere, whether no channel took it or its program sent it on (on a
+                // segment, it goes on anyway); packets of its own it sends.
+                if spec.kind == Kind::Host && arrived.is_some_and(|a| passing || a == dst) {
                     return self.drop(n, "not for this host");
                 }
                 let Some(dst) = dst else { return self.drop(n, "not an IPv4 packet") };
@@ -575,22 +609,47 @@ impl Sim<'_> {
             return self.drop(n, "hop limit");
         }
         let to = self.other_end(link, n);
-        if spec.kind != Kind::Bridge && frame.len() >= 14 {
+        if !spec.kind.transparent() && frame.len() >= 14 {
             // A host or a router addresses the frame to the next hop that is not a
-            // bridge (bridges are transparent), from itself.
+            // bridge or a hub (those are transparent), from itself.
             let l2 = self.l2_next(to, ipv4_dst(&frame));
             frame[..6].copy_from_slice(&mac(self.topo.nodes[l2].address));
             frame[6..12].copy_from_slice(&mac(spec.address));
         }
         let dir = usize::from(self.topo.links[link].ends[0] != n);
         self.stats[n].sent += 1;
-        self.enqueue(link, dir, frame, hops + 1);
+        self.enqueue(link, dir, frame, hops + 1, n);
     }
 
-    /// The first node that is not a bridge on the way from `to` towards `dst`.
+    /// The link to neighbour `h`: a link to it, or a link to a hub whose segment
+    /// (through hubs only) reaches it.
+    fn link_to_neighbor(&self, n: usize, h: u32) -> Option<usize> {
+        if let Some(&(_, l)) = self.neighbors[n].iter().find(|&&(a, _)| a == h) {
+            return Some(l);
+        }
+        for &(_, l) in &self.neighbors[n] {
+            let mut seen = vec![n];
+            let mut todo = vec![self.other_end(l, n)];
+            while let Some(u) = todo.pop() {
+                if seen.contains(&u) {
+                    continue;
+                }
+                seen.push(u);
+                if self.topo.nodes[u].address == h {
+                    return Some(l);
+                }
+                if self.topo.nodes[u].kind == Kind::Hub {
+                    todo.extend(self.neighbors[u].iter().map(|&(_, m)| self.other_end(m, u)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The first node that is not a bridge or a hub on the way from `to` towards `dst`.
     fn l2_next(&self, mut to: usize, dst: Option<u32>) -> usize {
         for _ in 0..self.topo.nodes.len() {
-            if self.topo.nodes[to].kind != Kind::Bridge {
+            if !self.topo.nodes[to].kind.transparent() {
                 return to;
             }
             match dst.and_then(|d| self.route(to, d)) {
@@ -623,7 +682,7 @@ impl Sim<'_> {
         }
     }
 
-    fn enqueue(&mut self, link: usize, dir: usize, frame: Vec<u8>, hops: u8) {
+    fn enqueue(&mut self, link: usize, dir: usize, frame: Vec<u8>, hops: u8, sender: usize) {
         let cap = self.topo.links[link].queue;
         let d = &mut self.links[link][dir];
         if d.busy {
@@ -633,14 +692,14 @@ impl Sim<'_> {
                 self.log(from, format_args!("queue full on {}: frame dropped", self.topo.links[link].name));
                 return;
             }
-            d.queue.push_back((frame, hops));
+            d.queue.push_back((frame, hops, sender));
             d.stats.max_queue = d.stats.max_queue.max(d.queue.len());
             return;
         }
-        self.transmit(link, dir, frame, hops);
+        self.transmit(link, dir, frame, hops, sender);
     }
 
-    fn transmit(&mut self, link: usize, dir: usize, frame: Vec<u8>, hops: u8) {
+    fn transmit(&mut self, link: usize, dir: usize, frame: Vec<u8>, hops: u8, sender: usize) {
         let spec = &self.topo.links[link];
         let len = frame.len() as u64;
         let tx_ns = (len * 8 * 1_000_000_000).div_ceil(spec.bandwidth_bps);
@@ -669,14 +728,14 @@ impl Sim<'_> {
         let to = spec.ends[1 - dir];
         let (done, arrival) = (now + tx_ns, now + tx_ns + spec.delay_ns);
         self.at(done, EvKind::TxDone { link, dir });
-        self.at(arrival, EvKind::Arrive { node: to, frame, link: Some(link), hops });
+        self.at(arrival, EvKind::Arrive { node: to, frame, link: Some(link), hops, sender: Some(sender) });
     }
 
     fn tx_done(&mut self, link: usize, dir: usize) {
         let d = &mut self.links[link][dir];
         d.busy = false;
-        if let Some((f, hops)) = d.queue.pop_front() {
-            self.transmit(link, dir, f, hops);
+        if let Some((f, hops, sender)) = d.queue.pop_front() {
+            self.transmit(link, dir, f, hops, sender);
         }
     }
 
@@ -695,7 +754,7 @@ impl Sim<'_> {
                 if next < stop_ns {
                     self.at(next, EvKind::Source(i));
                 }
-                self.at(self.now, EvKind::Arrive { node: from, frame: f, link: None, hops: 0 });
+                self.at(self.now, EvKind::Arrive { node: from, frame: f, link: None, hops: 0, sender: None });
             }
             (SourceSpec::Load { from, to, port, size, phases }, SourceState::Load { rng }) => {
                 let phase = phases.iter().rev().find(|p| p.at_ns <= self.now).expect("started at the first phase");
@@ -723,7 +782,7 @@ impl Sim<'_> {
                     self.at(next, EvKind::Source(i));
                 }
                 if let Some(f) = f {
-                    self.at(self.now, EvKind::Arrive { node: *from, frame: f, link: None, hops: 0 });
+                    self.at(self.now, EvKind::Arrive { node: *from, frame: f, link: None, hops: 0, sender: None });
                 }
             }
             (&SourceSpec::Capture { from, .. }, SourceState::Capture { frames, next }) => {
@@ -734,7 +793,7 @@ impl Sim<'_> {
                     // than the one before it is sent right after it.
                     self.at(t.max(self.now), EvKind::Source(i));
                 }
-                self.at(self.now, EvKind::Arrive { node: from, frame: f, link: None, hops: 0 });
+                self.at(self.now, EvKind::Arrive { node: from, frame: f, link: None, hops: 0, sender: None });
             }
             _ => unreachable!("a source's state is made from its spec"),
         }

@@ -77,6 +77,16 @@ pub enum Kind {
     /// A bridge: as a router, but it never rewrites a frame (its program decides where
     /// frames go, with `OnNeighbor`).
     Bridge,
+    /// A hub: a shared segment. It repeats every frame on all its other links, as it is,
+    /// and runs no program; the nodes on it are each other's neighbours.
+    Hub,
+}
+
+impl Kind {
+    /// Is the node invisible to Ethernet addressing (a bridge, a hub)?
+    pub fn transparent(self) -> bool {
+        matches!(self, Kind::Bridge | Kind::Hub)
+    }
 }
 
 /// A node of the topology.
@@ -446,10 +456,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
             None | Some("host") => Kind::Host,
             Some("router") => Kind::Router,
             Some("bridge") => Kind::Bridge,
+            Some("hub") => Kind::Hub,
             Some(k) => {
                 return Err(cx
                     .err(n.kind.as_ref().map(|k| k.span()), format!("no node kind `{k}`"), "here")
-                    .with_help("a node is a \"host\", a \"router\" or a \"bridge\""));
+                    .with_help("a node is a \"host\", a \"router\", a \"bridge\" or a \"hub\""));
             }
         };
         let program = match &n.program {
@@ -462,6 +473,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
             }
             None => None,
         };
+        if let (Kind::Hub, Some(p)) = (kind, &n.program) {
+            return Err(cx.err(Some(p.span()), "a hub runs no program", "here").with_help(
+                "a hub only repeats frames; put the program on a host on the segment (it sees every frame)",
+            ));
+        }
         let program_span = n.program.as_ref().map_or(n.name.span(), |p| p.span());
         nodes.push(NodeSpec { name: name.clone(), address: a, kind, program, unverified: n.unverified, program_span });
     }

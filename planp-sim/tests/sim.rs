@@ -322,6 +322,11 @@ fn mistakes_in_a_topology_are_pointed_at() {
             "no node kind `switch`",
             Some("\"switch\""),
         ),
+        (
+            "[[node]]\nname = \"c\"\naddress = \"10.0.0.3\"\nkind = \"hub\"\nprogram = \"p.planp\"\n",
+            "a hub runs no program",
+            Some("\"p.planp\""),
+        ),
         ("[[source]]\nkind = \"video\"\nfrom = \"a\"\n", "no source kind `video`", Some("\"video\"")),
         ("[[source]]\nkind = \"audio\"\nfrom = \"a\"\n", "a source of kind `audio` needs `to`", Some("\"audio\"")),
         (
