@@ -463,6 +463,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
                     .with_help("a node is a \"host\", a \"router\", a \"bridge\" or a \"hub\""));
             }
         };
+        if let (Kind::Hub, Some(p)) = (kind, &n.program) {
+            return Err(cx.err(Some(p.span()), "a hub runs no program", "here").with_help(
+                "a hub only repeats frames; put the program on a host on the segment (it sees every frame)",
+            ));
+        }
         let program = match &n.program {
             Some(p) => {
                 let file = dir.join(p.get_ref());
@@ -473,11 +478,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
             }
             None => None,
         };
-        if let (Kind::Hub, Some(p)) = (kind, &n.program) {
-            return Err(cx.err(Some(p.span()), "a hub runs no program", "here").with_help(
-                "a hub only repeats frames; put the program on a host on the segment (it sees every frame)",
-            ));
-        }
         let program_span = n.program.as_ref().map_or(n.name.span(), |p| p.span());
         nodes.push(NodeSpec { name: name.clone(), address: a, kind, program, unverified: n.unverified, program_span });
     }
