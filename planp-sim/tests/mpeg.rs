@@ -169,3 +169,39 @@ fn a_file_not_being_served_is_not_captured() {
     assert_eq!(stats(&r, "b").delivered, 0);
     assert!(stats(&r, "a").received > 300);
 }
+
+/// tshark reads the segment's captures with good checksums: the control connection,
+/// B's query and the monitor's answer (the channel encapsulation, UDP 3324), the stream.
+/// Needs tshark (`.ci/run` installs it); `PLANP_SKIP_TSHARK=1` skips it.
+#[test]
+fn tshark_reads_the_segment() {
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        assert!(std::env::var_os("PLANP_SKIP_TSHARK").is_some(), "this test needs tshark (apt-get install tshark)");
+        return;
+    }
+    let (dir, t) = setup("movie.mpg");
+    run(&t, Engine::Jit, &dir.join("tshark"));
+    let mut kinds = std::collections::BTreeSet::new();
+    for link in ["b-seg", "server-seg"] {
+        let o = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(dir.join(format!("tshark/{link}.pcap")))
+            .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
+            .args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"])
+            .args(["-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "udp.checksum.status"])
+            .args(["-e", "tcp.dstport", "-e", "udp.dstport"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.lines().count() > 100, "{link}: {out}");
+        for l in out.lines() {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f[0], "1", "{link}: IP checksum: {l}");
+            assert!(f[1] == "1" || f[2] == "1", "{link}: TCP or UDP checksum: {l}");
+            kinds.insert(if f[3].is_empty() { format!("udp {}", f[4]) } else { "tcp".to_string() });
+        }
+    }
+    let want: std::collections::BTreeSet<String> =
+        ["tcp", "udp 3324", "udp 5004"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(kinds, want, "the control connection, the query and the answer, the stream");
+}

@@ -384,3 +384,25 @@ fn a_program_that_fails_verification_runs_only_when_the_node_says_so() {
     let r = run(&t, Engine::Interp, None);
     assert_eq!((node(&r, "r1").channel_runs, node(&r, "b").received), (100, 0));
 }
+
+/// The trace: a line per event, with the time, the node and what happened, in order.
+#[test]
+fn the_trace_tells_each_frame_s_way() {
+    let dir = std::env::temp_dir().join(format!("planp-sim-trace-{}", std::process::id()));
+    let t = topo("trace", &format!("{CHAIN}\n[record]\ntrace = true\n"));
+    run(&t, Engine::Interp, Some(dir.clone()));
+    let trace = std::fs::read_to_string(dir.join("trace.txt")).unwrap();
+    let first: Vec<&str> = trace.lines().take(4).collect();
+    // 1810 bytes at 100 Mb/s: 144.8 µs per hop, no delay.
+    let at = |k: u64, rest: &str| format!("{:>12.6} {rest}", (k * 144_800) as f64 / 1e9);
+    let want = [
+        at(0, "a        in  1810 bytes from its applications"),
+        at(1, "r1       in  1810 bytes from a"),
+        at(2, "r2       in  1810 bytes from r1"),
+        at(3, "b        in  1810 bytes from r2"),
+    ];
+    assert_eq!(first, want);
+    assert_eq!(trace.lines().filter(|l| l.ends_with("received 1810 bytes")).count(), 100);
+    let times: Vec<f64> = trace.lines().map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+}
