@@ -43,6 +43,10 @@ fn report(e: SimError) -> ExitCode {
             );
             ExitCode::from(1)
         }
+        e @ SimError::Budget(_) => {
+            eprintln!("planp sim: {e}; raise it in the topology if the run really is that large");
+            ExitCode::from(1)
+        }
         e @ (SimError::Capture { .. } | SimError::Output { .. }) => {
             eprintln!("planp sim: {e}");
             ExitCode::from(3)

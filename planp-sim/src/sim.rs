@@ -69,6 +69,9 @@ pub enum SimError {
         /// What is wrong.
         message: String,
     },
+    /// The run took more events than the topology allows (`[sim] max_events`).
+    #[error("the simulation stopped after {0} events, the most `[sim] max_events` allows")]
+    Budget(u64),
     /// An output cannot be written.
     #[error("cannot write {path}: {message}")]
     Output {
@@ -415,6 +418,9 @@ pub fn run(topo: &Topology, opts: &Options, label: &str) -> Result<Report, SimEr
         }
         sim.now = ev.t;
         sim.processed += 1;
+        if sim.processed > topo.max_events {
+            return Err(SimError::Budget(topo.max_events));
+        }
         match ev.kind {
             EvKind::Arrive { node, frame, link, hops, sender } => sim.arrive(node, frame, link, hops, sender),
             EvKind::TxDone { link, dir } => sim.tx_done(link, dir),
@@ -448,7 +454,7 @@ fn read_capture(file: &Path, start_ns: u64) -> Result<Vec<(u64, Vec<u8>)>, SimEr
             f
         };
         let t0 = *t0.get_or_insert(p.ts_ns);
-        frames.push((start_ns + p.ts_ns.saturating_sub(t0), frame));
+        frames.push((start_ns.saturating_add(p.ts_ns.saturating_sub(t0)), frame));
     }
     Ok(frames)
 }
@@ -726,7 +732,8 @@ impl Sim<'_> {
             let _ = w.write(now, &frame, frame.len() as u32);
         }
         let to = spec.ends[1 - dir];
-        let (done, arrival) = (now + tx_ns, now + tx_ns + spec.delay_ns);
+        let done = now.saturating_add(tx_ns);
+        let arrival = done.saturating_add(spec.delay_ns);
         self.at(done, EvKind::TxDone { link, dir });
         self.at(arrival, EvKind::Arrive { node: to, frame, link: Some(link), hops, sender: Some(sender) });
     }
@@ -750,7 +757,7 @@ impl Sim<'_> {
                 let f = udp_frame(node(from).address, node(to).address, port, port, &payload);
                 *seq += 1;
                 self.audio_sent[i] = *seq;
-                let next = self.now + AUDIO_INTERVAL_NS;
+                let next = self.now.saturating_add(AUDIO_INTERVAL_NS);
                 if next < stop_ns {
                     self.at(next, EvKind::Source(i));
                 }
@@ -769,7 +776,7 @@ impl Sim<'_> {
                     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                     let mean_ns = *size as f64 / phase.rate * 1e9;
                     let gap = (-(1.0 - u).ln() * mean_ns).max(1.0) as u64;
-                    let next = self.now + gap;
+                    let next = self.now.saturating_add(gap);
                     // A phase change ends the gap: the new rate starts when it says.
                     match phases.iter().find(|p| p.at_ns > self.now) {
                         Some(p) if p.at_ns < next => p.at_ns,
@@ -848,9 +855,9 @@ impl Sim<'_> {
                 let SourceSpec::Audio { start_ns, .. } = topo.sources[src] else { unreachable!("players hear audio") };
                 let mut in_gap = false;
                 for seq in 0..self.audio_sent[src] {
-                    let sent = start_ns + u64::from(seq) * AUDIO_INTERVAL_NS;
+                    let sent = start_ns.saturating_add(u64::from(seq) * AUDIO_INTERVAL_NS);
                     // Only datagrams whose playout time falls within the run count.
-                    if sent + spec.playout_ns >= topo.duration_ns {
+                    if sent.saturating_add(spec.playout_ns) >= topo.duration_ns {
                         break;
                     }
                     r.sent += 1;
@@ -859,7 +866,7 @@ impl Sim<'_> {
                             r.lost += 1;
                             false
                         }
-                        Some(&(t, _)) if t > sent + spec.playout_ns => {
+                        Some(&(t, _)) if t > sent.saturating_add(spec.playout_ns) => {
                             r.late += 1;
                             false
                         }

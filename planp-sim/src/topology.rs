@@ -65,6 +65,9 @@ impl TopologyError {
     }
 }
 
+/// The most bins a time series may have.
+pub const MAX_BINS: u64 = 1_000_000;
+
 /// What a node is, which decides what it does with a frame no channel took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -224,6 +227,9 @@ pub struct Topology {
     pub load_window_ns: u64,
     /// The width of a time series' bins.
     pub bin_ns: u64,
+    /// The most events a run may take (a guard against a topology that would run for
+    /// ever, such as a load of a terabyte a second).
+    pub max_events: u64,
     /// Nodes.
     pub nodes: Vec<NodeSpec>,
     /// Links.
@@ -275,6 +281,7 @@ struct SimDef {
     duration: Val,
     load_window: Option<Val>,
     bin: Option<Val>,
+    max_events: Option<Spanned<i64>>,
 }
 
 fn one() -> u64 {
@@ -438,6 +445,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
         Some(v) => cx.time_ns(v)?.max(1_000),
         None => 1_000_000_000,
     };
+    if duration_ns / bin_ns > MAX_BINS {
+        return Err(cx
+            .err(
+                Some(sim.duration.span()),
+                format!("the time series would have more than {MAX_BINS} bins"),
+                "this long",
+            )
+            .with_help("make `bin` larger, or the run shorter"));
+    }
+    let max_events = match &sim.max_events {
+        Some(n) if *n.get_ref() < 1 => return Err(cx.err(Some(n.span()), "at least one event", "here")),
+        Some(n) => *n.get_ref() as u64,
+        None => 100_000_000,
+    };
 
     // Nodes.
     let mut names = BTreeMap::new();
@@ -588,13 +609,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
         let from = node_index(&cx, &names, &s.from)?;
         let time = |v: &Option<Val>| v.as_ref().map(|v| cx.time_ns(v)).transpose();
         let src = match kind {
-            "audio" => SourceSpec::Audio {
-                from,
-                to: node_index(&cx, &names, need(&cx, s, &s.to, "to")?)?,
-                port: s.port.unwrap_or(5004),
-                start_ns: time(&s.start)?.unwrap_or(0),
-                stop_ns: time(&s.stop)?.unwrap_or(duration_ns),
-            },
+            "audio" => {
+                let (start_ns, stop_ns) = (time(&s.start)?.unwrap_or(0), time(&s.stop)?.unwrap_or(duration_ns));
+                if stop_ns <= start_ns {
+                    let at = s.stop.as_ref().or(s.start.as_ref()).map(|v| v.span());
+                    return Err(cx.err(at, "an audio source stops after it starts", "not after the start"));
+                }
+                SourceSpec::Audio {
+                    from,
+                    to: node_index(&cx, &names, need(&cx, s, &s.to, "to")?)?,
+                    port: s.port.unwrap_or(5004),
+                    start_ns,
+                    stop_ns,
+                }
+            }
             "load" => {
                 let size = match &s.size {
                     Some(n) if !(60..=9000).contains(n.get_ref()) => {
@@ -682,6 +710,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Topology, TopologyError> {
         duration_ns,
         load_window_ns,
         bin_ns,
+        max_events,
         nodes,
         links,
         routes,
