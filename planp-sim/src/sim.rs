@@ -618,8 +618,12 @@ impl Sim<'_> {
         if !spec.kind.transparent() && frame.len() >= 14 {
             // A host or a router addresses the frame to the next hop that is not a
             // bridge or a hub (those are transparent), from itself.
-            let l2 = self.l2_next(to, ipv4_dst(&frame));
-            frame[..6].copy_from_slice(&mac(self.topo.nodes[l2].address));
+            // Sent to a neighbour: to that neighbour, whatever the packet's destination.
+            let l2 = match hop {
+                Some(h) => h,
+                None => self.topo.nodes[self.l2_next(to, ipv4_dst(&frame))].address,
+            };
+            frame[..6].copy_from_slice(&mac(l2));
             frame[6..12].copy_from_slice(&mac(spec.address));
         }
         let dir = usize::from(self.topo.links[link].ends[0] != n);

@@ -200,12 +200,16 @@ fn on_neighbor_crosses_one_link_whatever_the_destination() {
     let text = CHAIN.replace(
         "kind = \"router\"\n[[node]]\nname = \"r2\"",
         "kind = \"router\"\nprogram = \"divert.planp\"\nunverified = true\n[[node]]\nname = \"r2\"",
-    ) + "[[node]]\nname = \"c\"\naddress = \"10.0.9.1\"\n[[link]]\nbetween = [\"r1\", \"c\"]\nbandwidth = \"100Mb/s\"\n";
+    ) + "[[node]]\nname = \"c\"\naddress = \"10.0.9.1\"\n[[link]]\nbetween = [\"r1\", \"c\"]\nbandwidth = \"100Mb/s\"\n[record]\ncaptures = [\"r1-c\"]\n";
     std::fs::write(dir.join("topology.toml"), &text).unwrap();
     let t = topology::parse(&dir.join("topology.toml"), &text).unwrap();
     for engine in [Engine::Interp, Engine::Jit] {
-        let r = run(&t, engine, None);
+        let r = run(&t, engine, Some(dir.clone()));
         assert_eq!(node(&r, "r1").channel_runs, 100);
+        // Addressed to c, from r1, though the packet is for b.
+        let f = Reader::open(dir.join("r1-c.pcap")).unwrap().next().unwrap().unwrap().data;
+        let want = (&sim::mac(0x0a00_0901)[..], &sim::mac(0x0a00_0101)[..], &[10, 0, 3, 1][..]);
+        assert_eq!((&f[..6], &f[6..12], &f[30..34]), want);
         assert_eq!(link(&r, "r1-c r1>c").frames, 100);
         assert_eq!(link(&r, "r1-r2 r1>r2").frames, 0);
         // c is a host and the frames are not for it.
