@@ -993,8 +993,9 @@ impl<'a> Gen<'a> {
                     }
                 }
             },
-            Host => match self.c.below(4) {
+            Host => match self.c.below(5) {
                 0 => self.leaf(ty),
+                3 => "prevHop()".into(),
                 1 if self.constructible(&Ip) => {
                     let h = self.expr(&Ip, d1);
                     let f = self.c.pick(&["ipSrc", "ipDst"]);
@@ -1161,7 +1162,13 @@ impl<'a> Gen<'a> {
                 }
             },
             9 => "now()".into(),
-            10 => "linkLoad()".into(),
+            10 => {
+                if self.c.below(2) == 0 {
+                    "linkLoad()".into()
+                } else {
+                    "length(neighbors())".into()
+                }
+            }
             11 => {
                 let s = self.c.below(63);
                 format!("({} * {})", self.expr(&Int, d1), 1u64 << s)
@@ -1763,6 +1770,11 @@ fn compare_loaded(
         let user = stats.packets >= packets.len();
         stats.packets += 1;
         seen.push(describe(&p));
+        // Links for `neighbors()` and `prevHop()`: two neighbours, the packet from the
+        // first one, or from nowhere known, in turn.
+        let prev = if stats.packets % 2 == 0 { 0x0a00_0009 } else { 0 };
+        i.set_links(&[0x0a00_0009, 0x0a00_000a], prev);
+        j.set_links(&[0x0a00_0009, 0x0a00_000a], prev);
         let x: Outcome = i.process(p.link, &p.frame, p.ts_ns);
         let y: Outcome = j.process(p.link, &p.frame, p.ts_ns);
         if x != y {
