@@ -63,6 +63,9 @@ pub fn main(a: SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    for w in sim::warnings(&topo) {
+        eprintln!("planp sim: warning: {w}");
+    }
     if a.check {
         return match sim::check(&topo) {
             Ok(()) => {

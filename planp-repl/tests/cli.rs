@@ -474,3 +474,29 @@ fn sim_writes_results_and_reports_mistakes() {
     let o = planp(&["sim", topo.to_str().unwrap(), "--out", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
 }
+
+/// `planp sim` warns before running a program that fails verification, and names a
+/// loop of forwarding nodes through it when there is one.
+#[test]
+fn sim_warns_of_unverified_programs_on_loops() {
+    let dir = std::env::temp_dir().join(format!("planp-cli-sim-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bridge = root().join("examples/bridge/bridge.planp");
+    let tree = std::fs::read_to_string(root().join("examples/bridge/topology.toml"))
+        .unwrap()
+        .replace("program = \"bridge.planp\"", &format!("program = \"{}\"", bridge.display()));
+    let t = dir.join("tree.toml");
+    std::fs::write(&t, &tree).unwrap();
+    let o = planp(&["sim", "--check", t.to_str().unwrap()]);
+    assert!(o.status.success());
+    let e = text(&o.stderr);
+    assert!(e.contains("planp sim: warning: node `br1` runs a program that fails verification"), "{e}");
+    assert!(!e.contains("loop"), "a tree has no loop: {e}");
+    // A router between the two bridges' hosts closes a loop of forwarding nodes.
+    let looped = tree
+        + "[[node]]\nname = \"r\"\naddress = \"10.1.9.9\"\nkind = \"router\"\n[[link]]\nbetween = [\"br1\", \"r\"]\nbandwidth = \"1Mb/s\"\n[[link]]\nbetween = [\"r\", \"br2\"]\nbandwidth = \"1Mb/s\"\n";
+    std::fs::write(&t, looped).unwrap();
+    let o = planp(&["sim", "--check", t.to_str().unwrap()]);
+    let e = text(&o.stderr);
+    assert!(e.contains("and the topology has a loop through it (br1 - br2 - r - br1)"), "{e}");
+}

@@ -302,6 +302,82 @@ fn load_nodes(topo: &Topology, opts: &Options) -> Result<Vec<Option<Node>>, SimE
     Ok(nodes)
 }
 
+/// What the simulation should say before it runs, about nodes whose program fails
+/// verification and runs anyway (`unverified = true`): which properties fail, and, when
+/// global termination or linear duplication fails and the topology has a loop through
+/// the node, the loop. The verifier knows programs, not deployments; this is where the
+/// deployment is known (`docs/safety.md`). Programs that do not load are left to the
+/// run, which reports them.
+pub fn warnings(topo: &Topology) -> Vec<String> {
+    let mut out = Vec::new();
+    for (v, n) in topo.nodes.iter().enumerate() {
+        let Some((path, text)) = &n.program else { continue };
+        let Ok(prog) = planp_interp::load(&path.display().to_string(), text) else { continue };
+        let verdict = planp_interp::verify::verify(&prog);
+        if verdict.ok() {
+            continue;
+        }
+        let failed = verdict.failed();
+        let mut w = format!("node `{}` runs a program that fails verification ({})", n.name, failed.join(", "));
+        let travels = failed.iter().any(|&p| p == "global termination" || p == "linear duplication");
+        if let Some(cycle) = travels.then(|| loop_through(topo, v)).flatten() {
+            let names: Vec<&str> = cycle.iter().map(|&i| topo.nodes[i].name.as_str()).collect();
+            w += &format!(
+                ", and the topology has a loop through it ({} - {}): packets it sends on may go round it until \
+                 the hop limit, copied at each turn; break the loop (a tree, as a spanning tree would make it)",
+                names.join(" - "),
+                names[0]
+            );
+        }
+        out.push(w);
+    }
+    out
+}
+
+/// A cycle of the links through node `v` (its nodes in order, from `v`) whose other
+/// nodes all forward (routers, bridges, hubs: hosts do not forward what passes them),
+/// if there is one.
+fn loop_through(topo: &Topology, v: usize) -> Option<Vec<usize>> {
+    let others = |u: usize| {
+        topo.links
+            .iter()
+            .filter_map(move |l| match l.ends {
+                [a, b] if a == u => Some(b),
+                [a, b] if b == u => Some(a),
+                _ => None,
+            })
+            .filter(|&x| topo.nodes[x].kind != Kind::Host)
+    };
+    let first: Vec<usize> = others(v).collect();
+    for (i, &u) in first.iter().enumerate() {
+        // A path from u back to another neighbour of v that avoids v closes a loop.
+        let mut prev = vec![usize::MAX; topo.nodes.len()];
+        prev[u] = u;
+        prev[v] = v;
+        let mut q = VecDeque::from([u]);
+        while let Some(x) = q.pop_front() {
+            if x != u && first.iter().enumerate().any(|(k, &f)| k != i && f == x) {
+                let mut path = vec![x];
+                let mut y = x;
+                while y != u {
+                    y = prev[y];
+                    path.push(y);
+                }
+                path.push(v);
+                path.reverse();
+                return Some(path);
+            }
+            for y in others(x) {
+                if prev[y] == usize::MAX {
+                    prev[y] = x;
+                    q.push_back(y);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Shortest paths by hop count; ties go to the link listed first.
 fn next_hops(topo: &Topology) -> Vec<Vec<Option<usize>>> {
     let n = topo.nodes.len();

@@ -42,6 +42,13 @@ fn on_a_tree_each_frame_arrives_once_and_flooding_stops_once_a_station_has_spoke
     let addr = |n: &str| t.nodes.iter().find(|x| x.name == n).unwrap().address;
     let out = std::env::temp_dir().join(format!("planp-sim-bridge-{}", std::process::id()));
     let r = run(&t, Engine::Jit, Some(out.clone()));
+    // The bridges fail verification, but the tree has no loop: no warning of one.
+    let w = sim::warnings(&t);
+    assert_eq!(w.len(), 2);
+    assert!(
+        w.iter().all(|w| w.ends_with("fails verification (global termination, delivery, linear duplication)")),
+        "{w:?}"
+    );
     let mut interp = run(&t, Engine::Interp, None);
     interp.engine = Engine::Jit;
     assert_eq!(r, interp, "the engines give the same run");
@@ -119,6 +126,13 @@ bandwidth = "100Mb/s"
 delay = "1ms"
 "#;
     let t = topology::parse(&path, &text).unwrap();
+    // Said before the run: the bridges fail verification and sit on a loop.
+    let w = sim::warnings(&t);
+    assert_eq!(w.len(), 3, "{w:?}");
+    for (w, b) in w.iter().zip(["br1", "br2", "br3"]) {
+        assert!(w.starts_with(&format!("node `{b}` runs a program that fails verification (global termination, delivery, linear duplication), and the topology has a loop through it ({b} - ")), "{w}");
+        assert!(w.contains(&format!(" - {b}): ")), "{w}");
+    }
     let r = run(&t, Engine::Jit, None);
     let circled: u64 = r.nodes.iter().map(|(_, n)| n.dropped.get("hop limit").copied().unwrap_or(0)).sum();
     assert!(circled > 0, "frames go round the loop until the hop limit");
