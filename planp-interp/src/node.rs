@@ -81,9 +81,10 @@ pub struct Outcome {
     /// The frames the node sends, in order, of the input's link type: one for each packet
     /// sent, or the input frame itself when it passes through.
     pub frames: Vec<Vec<u8>>,
-    /// For each frame, where it goes: `Some(h)` for a packet sent with `OnNeighbor` to
-    /// neighbour `h` (over one link), `None` for one routed towards its destination
-    /// (`OnRemote`, or a packet passing through).
+    /// Where the frames go: empty when every frame is routed towards its destination
+    /// (`OnRemote`, or a packet passing through: the common case, which costs no
+    /// allocation); otherwise one entry per frame, `Some(h)` for a packet sent with
+    /// `OnNeighbor` to neighbour `h` (over one link), `None` for one routed.
     pub next_hops: Vec<Option<u32>>,
 }
 
@@ -350,10 +351,10 @@ impl Node {
 
     /// The frames for an outcome: each sent packet in a frame of the input's link type,
     /// or the input frame when it passes through.
-    /// With each frame, its next hop when it was sent to a neighbour.
+    /// With the frames, their next hops (see [`Outcome::next_hops`]: empty when all are routed).
     fn frames(&self, lt: LinkType, frame: &[u8], d: &Decoded, o: &Outcome) -> (Vec<Vec<u8>>, Vec<Option<u32>>) {
         if o.pass_through {
-            return (vec![frame.to_vec()], vec![None]);
+            return (vec![frame.to_vec()], Vec::new());
         }
         let ethernet = lt.base() == 1;
         // Where user-channel packets go when sent with OnRemote: on to the destination
@@ -374,8 +375,8 @@ impl Node {
             let bytes: &[u8] = if &*s.channel == "network" {
                 let is_eth = s.link_level;
                 if is_eth && ethernet {
+                    note_hop(&mut hops, out.len(), hop);
                     out.push(s.bytes.clone());
-                    hops.push(hop);
                     continue;
                 }
                 if is_eth {
@@ -398,9 +399,12 @@ impl Node {
             // packet, which no channel takes (only Ethernet frames reach `eth*...`
             // channels, and `encode` builds an Ethernet header for those).
             if let Some(f) = link::encode(lt, frame, d, bytes) {
+                note_hop(&mut hops, out.len(), hop);
                 out.push(f);
-                hops.push(hop);
             }
+        }
+        if !hops.is_empty() {
+            hops.resize(out.len(), None);
         }
         (out, hops)
     }
@@ -527,6 +531,14 @@ impl Node {
             out.push('\n');
         }
         out
+    }
+}
+
+/// Record frame `k`'s next hop in `hops`, which stays empty while every hop is `None`.
+fn note_hop(hops: &mut Vec<Option<u32>>, k: usize, hop: Option<u32>) {
+    if hop.is_some() || !hops.is_empty() {
+        hops.resize(k, None);
+        hops.push(hop);
     }
 }
 

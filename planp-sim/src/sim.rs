@@ -646,7 +646,8 @@ impl Sim<'_> {
                 }
             }
         }
-        for (f, hop) in o.frames.into_iter().zip(o.next_hops) {
+        for (k, f) in o.frames.into_iter().enumerate() {
+            let hop = o.next_hops.get(k).copied().flatten();
             self.forward(n, f, hop, hops, o.pass_through, arrived);
         }
     }
