@@ -20,9 +20,10 @@
 //! - that other packets, and audio at a low load, pass both nodes byte for byte;
 //! - that both programs pass the safety verifier.
 
+mod examples;
+
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use planp_interp::{Engine, LinkType, Node, NodeConfig, Outcome};
-use std::path::Path;
 use std::sync::Arc;
 
 const SOURCE: [u8; 4] = [131, 254, 60, 7];
@@ -43,15 +44,6 @@ const WINDOW_US: u64 = 1_000_000;
 const WINDOW_NS: u64 = WINDOW_US * 1000;
 /// The audio's packet rate.
 const PACKETS_PER_SECOND: u64 = 100;
-
-fn program(rel: &str) -> Arc<planp_interp::Program> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let text = std::fs::read_to_string(root.join(rel)).unwrap();
-    let prog = planp_interp::load(rel, &text).unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let v = planp_interp::verify::verify(&prog);
-    assert!(v.ok(), "{rel} fails verification: {:?}", v.diags);
-    prog
-}
 
 fn udp_builder(
     src: [u8; 4],
@@ -340,7 +332,8 @@ struct Run {
 
 impl Run {
     fn new(engine: Engine) -> Run {
-        let (r, c) = (program("examples/audio/router.planp"), program("examples/audio/client.planp"));
+        let (r, c) =
+            (examples::verified("examples/audio/router.planp"), examples::verified("examples/audio/client.planp"));
         Run { router: node(&r, engine, ROUTER), client: node(&c, engine, CLIENT), t: 0, log: Vec::new() }
     }
 
@@ -848,7 +841,7 @@ fn other_packets_pass_unchanged() {
 fn the_nodes_own_meter() {
     let mut logs = Vec::new();
     for engine in [Engine::Interp, Engine::Jit] {
-        let prog = program("examples/audio/router.planp");
+        let prog = examples::verified("examples/audio/router.planp");
         let mut r = node(&prog, engine, ROUTER);
         let mut log = Vec::new();
         let mut t = 0u64;

@@ -7,6 +7,8 @@
 //! both programs pass the safety verifier. Over synthetic conversations (many clients)
 //! and over the real HTTP conversations of the corpus.
 
+mod examples;
+
 use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
 use planp_interp::capture::Reader;
 use planp_interp::{Engine, LinkType, Node, NodeConfig};
@@ -18,14 +20,6 @@ const SERVERS: [[u8; 4]; 2] = [[131, 254, 60, 81], [131, 254, 60, 109]];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn program(rel: &str) -> std::sync::Arc<planp_interp::Program> {
-    let text = std::fs::read_to_string(root().join(rel)).unwrap();
-    let prog = planp_interp::load(rel, &text).unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let v = planp_interp::verify::verify(&prog);
-    assert!(v.ok(), "{rel} fails verification: {:?}", v.diags);
-    prog
 }
 
 fn frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, syn: bool, data: &[u8]) -> Vec<u8> {
@@ -79,7 +73,7 @@ fn run(
 
 /// The checks on one program and strategy.
 fn balances(rel: &str, strategy: &dyn Fn(usize) -> usize) {
-    let prog = program(rel);
+    let prog = examples::verified(rel);
     let n = 30;
     let input = conversations(n, strategy);
     let outs = run(&prog, Engine::Interp, &input, LinkType::ETHERNET);
@@ -123,7 +117,7 @@ fn the_weighted_strategy_gives_server_0_two_connections_in_three() {
 #[test]
 fn real_http_conversations() {
     for rel in ["examples/paper/figure2.planp", "examples/loadbalancer/weighted.planp"] {
-        let prog = program(rel);
+        let prog = examples::verified(rel);
         let mut requests = 0;
         for cap in ["print-flags.pcap", "accecn_handshake.pcap", "ipv4_tcp_http_xml.pcap"] {
             let mut r = Reader::open(root().join("testdata/pcaps/corpus").join(cap)).unwrap();

@@ -4,26 +4,18 @@
 //! monitor's answer carried to the client in its wire format (the frame the monitor's
 //! node sends is the frame the client's node receives).
 
+mod examples;
+
 use etherparse::PacketBuilder;
 use planp_interp::packet::encap;
 use planp_interp::{Engine, LinkType, Node, NodeConfig, Outcome};
 use planp_primitives::{Effect, SendKind};
-use std::path::Path;
 use std::sync::Arc;
 
 const SERVER: [u8; 4] = [10, 0, 0, 100];
 const A: [u8; 4] = [10, 0, 0, 1];
 const B: [u8; 4] = [10, 0, 0, 2];
 const MONITOR: [u8; 4] = [10, 0, 0, 50];
-
-fn program(rel: &str) -> Arc<planp_interp::Program> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let text = std::fs::read_to_string(root.join(rel)).unwrap();
-    let prog = planp_interp::load(rel, &text).unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let v = planp_interp::verify::verify(&prog);
-    assert!(v.ok(), "{rel} fails verification: {:?}", v.diags);
-    prog
-}
 
 fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
     let b =
@@ -61,7 +53,8 @@ struct Scenario {
 }
 
 fn scenario(engine: Engine, file_b_wants: &str) -> Scenario {
-    let (mon, cli) = (program("examples/mpeg/monitor.planp"), program("examples/mpeg/client.planp"));
+    let (mon, cli) =
+        (examples::verified("examples/mpeg/monitor.planp"), examples::verified("examples/mpeg/client.planp"));
     let mut m = node(&mon, engine, MONITOR);
     let t = std::cell::Cell::new(0u64);
     let feed_as = |n: &mut Node, lt: LinkType, f: &[u8]| {

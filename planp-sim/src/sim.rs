@@ -239,13 +239,13 @@ struct Sim<'a> {
     nodes: Vec<Option<Node>>,
     stats: Vec<NodeStats>,
     neighbors: Vec<Vec<(u32, usize)>>,
+    /// The addresses of `neighbors`, as `neighbors()` gives them.
+    neighbor_addrs: Vec<Vec<u32>>,
     links: Vec<[Dir; 2]>,
     /// `next[n][d]`: the link node `n` sends on towards node `d`.
     next: Vec<Vec<Option<usize>>>,
     by_addr: BTreeMap<u32, usize>,
     sources: Vec<SourceState>,
-    /// Per audio source: datagrams sent.
-    audio_sent: Vec<u32>,
     players: Vec<Player>,
     events: BinaryHeap<Reverse<Ev>>,
     seq: u64,
@@ -441,12 +441,12 @@ pub fn run(topo: &Topology, opts: &Options, label: &str) -> Result<Report, SimEr
         topo,
         nodes,
         stats: vec![NodeStats::default(); topo.nodes.len()],
+        neighbor_addrs: neighbors.iter().map(|v| v.iter().map(|&(a, _)| a).collect()).collect(),
         neighbors,
         links: topo.links.iter().map(|_| [dir(), dir()]).collect(),
         next: next_hops(topo),
         by_addr: topo.nodes.iter().enumerate().map(|(i, n)| (n.address, i)).collect(),
         sources: Vec::new(),
-        audio_sent: vec![0; topo.sources.len()],
         players: Vec::new(),
         events: BinaryHeap::new(),
         seq: 0,
@@ -584,7 +584,8 @@ impl Sim<'_> {
         if self.topo.nodes[n].kind == Kind::Hub {
             // A hub repeats the frame on every other link, as it is.
             let sender = sender.unwrap_or(n);
-            for &(_, l) in &self.neighbors[n].clone() {
+            for k in 0..self.neighbors[n].len() {
+                let l = self.neighbors[n][k].1;
                 if Some(l) == link {
                     continue;
                 }
@@ -598,8 +599,10 @@ impl Sim<'_> {
             }
             return;
         }
-        // Where the frame was going when it arrived (`None`: it is the node's own).
-        let arrived = link.map(|_| ipv4_dst(&frame));
+        // Where the frame is going; and where it was going when it arrived (`None`: it
+        // is the node's own).
+        let dst = ipv4_dst(&frame);
+        let arrived = link.map(|_| dst);
         // A packet of a user-defined channel is for the node it is addressed to: on a
         // segment the others see it pass, and their programs do not run it.
         let others = arrived.is_some_and(|d| d != Some(self.topo.nodes[n].address))
@@ -608,13 +611,12 @@ impl Sim<'_> {
             self.forward(n, frame, None, hops, true, arrived);
             return;
         }
-        let load = ipv4_dst(&frame).and_then(|d| self.route(n, d)).map(|l| {
+        let load = dst.and_then(|d| self.route(n, d)).map(|l| {
             let dir = usize::from(self.topo.links[l].ends[0] != n);
             self.links[l][dir].meter.bytes_per_second(self.now)
         });
-        let neigh: Vec<u32> = self.neighbors[n].iter().map(|&(a, _)| a).collect();
         let node = self.nodes[n].as_mut().expect("checked above");
-        node.set_links(&neigh, prev);
+        node.set_links(&self.neighbor_addrs[n], prev);
         node.set_link_load(load);
         let o = node.process(LinkType::ETHERNET, &frame, self.now);
         drop(frame);
@@ -664,6 +666,7 @@ impl Sim<'_> {
         arrived: Option<Option<u32>>,
     ) {
         let spec = &self.topo.nodes[n];
+        let dst = ipv4_dst(&frame);
         let link = match hop {
             Some(h) => match self.link_to_neighbor(n, h) {
                 Some(l) => l,
@@ -671,7 +674,6 @@ impl Sim<'_> {
             },
             None => {
                 let broadcast = frame.get(..6) == Some(&[0xff; 6]);
-                let dst = ipv4_dst(&frame);
                 if dst == Some(spec.address) || (broadcast && !spec.kind.transparent()) {
                     return self.receive(n, &frame);
                 }
@@ -693,12 +695,12 @@ impl Sim<'_> {
         }
         let to = self.other_end(link, n);
         if !spec.kind.transparent() && frame.len() >= 14 {
-            // A host or a router addresses the frame to the next hop that is not a
-            // bridge or a hub (those are transparent), from itself.
-            // Sent to a neighbour: to that neighbour, whatever the packet's destination.
+            // A host or a router addresses the frame from itself to the neighbour it is
+            // sent to, or along the routes to the next hop that is not a bridge or a hub
+            // (those are transparent).
             let l2 = match hop {
                 Some(h) => h,
-                None => self.topo.nodes[self.l2_next(to, ipv4_dst(&frame))].address,
+                None => self.topo.nodes[self.l2_next(to, dst)].address,
             };
             frame[..6].copy_from_slice(&mac(l2));
             frame[6..12].copy_from_slice(&mac(spec.address));
@@ -799,10 +801,13 @@ impl Sim<'_> {
         if let Some(b) = d.bins.get_mut(bin) {
             *b += len;
         }
+        // The UDP port is read once, if a series of this link direction needs it.
+        let port = std::cell::OnceCell::new();
         for (si, s) in self.topo.series.iter().enumerate() {
             if s.link == link
                 && s.dir == dir
-                && (s.udp_ports.is_empty() || udp_dst(&frame).is_some_and(|p| s.udp_ports.contains(&p)))
+                && (s.udp_ports.is_empty()
+                    || port.get_or_init(|| udp_dst(&frame)).is_some_and(|p| s.udp_ports.contains(&p)))
                 && let Some(b) = self.series_bins[si].get_mut(bin)
             {
                 *b += len;
@@ -837,7 +842,6 @@ impl Sim<'_> {
                 payload.extend(audio_samples(*seq));
                 let f = udp_frame(node(from).address, node(to).address, port, port, &payload);
                 *seq += 1;
-                self.audio_sent[i] = *seq;
                 let next = self.now.saturating_add(AUDIO_INTERVAL_NS);
                 if next < stop_ns {
                     self.at(next, EvKind::Source(i));
@@ -935,7 +939,8 @@ impl Sim<'_> {
             for (fi, &(src, _)) in p.feeds.iter().enumerate() {
                 let SourceSpec::Audio { start_ns, .. } = topo.sources[src] else { unreachable!("players hear audio") };
                 let mut in_gap = false;
-                for seq in 0..self.audio_sent[src] {
+                let SourceState::Audio { seq: count } = self.sources[src] else { unreachable!("audio state") };
+                for seq in 0..count {
                     let sent = start_ns.saturating_add(u64::from(seq) * AUDIO_INTERVAL_NS);
                     // Only datagrams whose playout time falls within the run count.
                     if sent.saturating_add(spec.playout_ns) >= topo.duration_ns {
