@@ -208,19 +208,38 @@ fn terminal_session() {
 
 /// Through a pseudo-terminal: a long `:pcap` shows a progress count on the terminal, and
 /// Ctrl-C stops it, reports how far it got, and leaves the REPL (and its states) usable.
+///
+/// The capture is a named pipe that a thread fills at a bounded pace (the first packet
+/// of a real capture, over and over), so the REPL is still reading when Ctrl-C arrives
+/// however fast the build is; the thread stops when the REPL closes the pipe.
 #[test]
 fn ctrl_c_stops_a_long_capture() {
     use planp_interp::capture::{Reader, Writer};
     use rexpect::session::spawn_command;
-    // A long capture: the first packet of a real one, many times over.
+    const MAX: u64 = 50_000_000;
     let mut r = Reader::open(root().join("testdata/pcaps/corpus/print-flags.pcap")).unwrap();
     let first = r.next().unwrap().unwrap();
     let big = std::env::temp_dir().join(format!("planp-long-{}.pcap", std::process::id()));
-    let mut w = Writer::create(&big, first.link, false).unwrap();
-    for i in 0..400_000u64 {
-        w.write(first.ts_ns + i * 1000, &first.data, first.orig_len).unwrap();
-    }
-    w.finish().unwrap();
+    let _ = std::fs::remove_file(&big);
+    let made = Command::new("mkfifo").arg(&big).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", big.display());
+    let pipe = big.clone();
+    let writer = std::thread::spawn(move || {
+        // Opening blocks until the REPL opens the pipe to read it.
+        let Ok(mut w) = Writer::create(&pipe, first.link, false) else { return 0 };
+        let mut sent = 0u64;
+        while sent < MAX {
+            for _ in 0..1000 {
+                // The REPL closed the pipe (it was interrupted): done.
+                if w.write(first.ts_ns + sent * 1000, &first.data, first.orig_len).is_err() {
+                    return sent;
+                }
+                sent += 1;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        sent
+    });
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_planp"));
     let hist = std::env::temp_dir().join(format!("planp-history-long-{}", std::process::id()));
@@ -238,13 +257,15 @@ fn ctrl_c_stops_a_long_capture() {
     p.flush().unwrap();
     let (_, line) = p.exp_regex(r"interrupted after \d+ packets").unwrap();
     let n: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
-    assert!(n > 0 && n < 400_000, "{line}");
+    assert!(n > 0 && n < MAX, "{line}");
     p.exp_string("planp> ").unwrap();
     // The states hold what the packets before the interruption did.
     p.send_line(":state").unwrap();
     p.exp_string("protocol state : int = 1").unwrap();
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
+    let sent = writer.join().expect("the writer thread");
+    assert!(sent >= n && sent < MAX, "the pipe was closed after {sent} packets were written");
     let _ = std::fs::remove_file(&big);
     let _ = std::fs::remove_file(&hist);
 }
