@@ -261,7 +261,7 @@ impl Heap {
 
     /// The fields of a tuple.
     #[inline]
-    fn fields(&self, h: Word) -> &[Word] {
+    pub fn fields(&self, h: Word) -> &[Word] {
         if Self::is_scratch(h) {
             match self.sobj(h) {
                 SObj::Tuple { start, len, .. } => &self.swords[start as usize..(start + len) as usize],

@@ -337,10 +337,10 @@ impl Reuse {
         if parts.last() != Some(&Part::Blob) || parts.len() != t + 2 {
             return none();
         }
-        let field = |i: usize| if layout.is_tuple() { heap.tuple_get(value, i) } else { value };
-        let (ip, l4) = (field(t - 1), field(t));
+        // A transport header and a blob after it: the value is a tuple.
+        let fields = heap.fields(value);
+        let (ip, l4, blob) = (fields[t - 1], fields[t], fields[t + 1]);
         let (ip_bytes, l4_len) = (heap.bytes(ip), heap.bytes(l4).len());
-        let blob = field(t + 1);
         let proto = if parts[t] == Part::Tcp { 6 } else { 17 };
         let seg_len = l4_len + heap.bytes(blob).len();
         let seg = net_bytes.get(ip_bytes.len()..ip_bytes.len() + seg_len);
@@ -361,21 +361,33 @@ impl Reuse {
 /// updated from the input's, see [`FirstFragment`]). With `reuse`, a transport checksum
 /// is updated incrementally when the payload is the input's.
 pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>) -> Vec<u8> {
-    let field = |i: usize| if layout.is_tuple() { heap.tuple_get(w, i) } else { w };
-    let size: usize = (layout.parts.iter().enumerate())
-        .map(|(i, part)| match part {
+    let whole = [w];
+    let fields = if layout.is_tuple() { heap.fields(w) } else { &whole[..] };
+    assert_eq!(fields.len(), layout.parts.len(), "internal error: a packet value of another type");
+    // Each bytes part's slice, looked up once (the first `MAX_PARTS` parts; a type with
+    // more has its later parts looked up again when they are copied).
+    const MAX_PARTS: usize = 8;
+    let mut slices: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
+    let mut size = 0;
+    for (i, (&part, &v)) in layout.parts.iter().zip(fields).enumerate() {
+        size += match part {
             Part::Char | Part::Bool => 1,
             Part::Int | Part::Host => 4,
-            Part::String => heap.bytes(field(i)).len() + 1,
-            _ => heap.bytes(field(i)).len(),
-        })
-        .sum();
+            _ => {
+                let b = heap.bytes(v);
+                if i < MAX_PARTS {
+                    slices[i] = b;
+                }
+                b.len() + usize::from(part == Part::String)
+            }
+        };
+    }
     let mut out = Vec::with_capacity(size);
     let mut ip_at = None;
     let mut l4 = None;
     let mut blob = None;
-    for (i, &part) in layout.parts.iter().enumerate() {
-        let v = field(i);
+    for (i, (&part, &v)) in layout.parts.iter().zip(fields).enumerate() {
+        let bytes = || if i < MAX_PARTS { slices[i] } else { heap.bytes(v) };
         match part {
             Part::Eth | Part::Ip | Part::Ip6 | Part::Tcp | Part::Udp => {
                 match part {
@@ -383,17 +395,17 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
                     Part::Tcp | Part::Udp => l4 = Some((out.len(), part)),
                     _ => {}
                 }
-                out.extend_from_slice(heap.bytes(v));
+                out.extend_from_slice(bytes());
             }
             Part::Char | Part::Bool => out.push(v as u8),
             Part::Int | Part::Host => out.extend_from_slice(&(v as u32).to_be_bytes()),
             Part::String => {
-                out.extend_from_slice(heap.bytes(v));
+                out.extend_from_slice(bytes());
                 out.push(0);
             }
             Part::Blob => {
                 blob = Some(v);
-                out.extend_from_slice(heap.bytes(v));
+                out.extend_from_slice(bytes());
             }
         }
     }
