@@ -102,6 +102,23 @@ pub struct Heap {
     allocated_since_gc: usize,
     collections: u64,
     journal: Option<Vec<Undo>>,
+    /// The last table lookup, answered again without hashing when the next one asks for
+    /// the same key of the same table: PLAN-P has no option type, so a program asks
+    /// `tableMember` and then `tableGet` of one key. Forgotten by every change to any
+    /// table (put, remove, rollback) and by collection (which may free a table and give
+    /// its handle to a new one).
+    last_lookup: LastLookup,
+}
+
+/// See [`Heap::last_lookup`](Heap).
+#[derive(Debug, Default)]
+struct LastLookup {
+    /// The table (0: no lookup remembered; handles start at 1).
+    table: Word,
+    /// The encoded key (the buffer is kept: no allocation per lookup).
+    key: Vec<u8>,
+    /// What the table held under it.
+    found: Option<Word>,
 }
 
 impl Heap {
@@ -369,13 +386,29 @@ impl Heap {
 
     /// The value stored under an encoded key.
     #[inline]
-    pub fn table_get(&self, t: Word, key: &[u8]) -> Option<Word> {
-        self.table(t).map.get(key).map(|&(w, _)| w)
+    pub fn table_get(&mut self, t: Word, key: &[u8]) -> Option<Word> {
+        if self.last_lookup.table == t && self.last_lookup.key == key {
+            return self.last_lookup.found;
+        }
+        let found = self.table(t).map.get(key).map(|&(w, _)| w);
+        let last = &mut self.last_lookup;
+        last.table = t;
+        last.key.clear();
+        last.key.extend_from_slice(key);
+        last.found = found;
+        found
+    }
+
+    /// Forget the last lookup: a table changed.
+    #[inline]
+    fn tables_changed(&mut self) {
+        self.last_lookup.table = 0;
     }
 
     /// Store `val` under an encoded key. The value is promoted to the persistent space
     /// first, so the table never refers to a scratch object.
     pub fn table_put(&mut self, t: Word, key: &[u8], val: Word, val_is_ptr: bool) {
+        self.tables_changed();
         let val = self.promote(val, val_is_ptr);
         let map = &mut self.table_mut(t).map;
         // Replacing keeps the stored key (no allocation); only a new key is copied.
@@ -390,6 +423,7 @@ impl Heap {
 
     /// Remove the entry under an encoded key; returns whether there was one.
     pub fn table_remove(&mut self, t: Word, key: &[u8]) -> bool {
+        self.tables_changed();
         let old = self.table_mut(t).map.remove(key);
         let had = old.is_some();
         if had && let Some(j) = &mut self.journal {
@@ -424,6 +458,7 @@ impl Heap {
 
     /// Undo every table mutation made since [`Heap::begin`], newest first.
     pub fn rollback(&mut self) {
+        self.tables_changed();
         if let Some(j) = self.journal.take() {
             for u in j.into_iter().rev() {
                 let map = &mut self.table_mut(u.table).map;
@@ -516,6 +551,7 @@ impl Heap {
     /// passed). Must be called with an empty scratch space and no open transaction.
     pub fn collect(&mut self, roots: impl IntoIterator<Item = Word>) {
         debug_assert!(self.scratch.is_empty() && self.journal.is_none());
+        self.tables_changed();
         let mut marks = vec![false; self.persist.len()];
         let mut stack: Vec<Word> = roots.into_iter().filter(|&w| w != NIL && !Self::is_scratch(w)).collect();
         while let Some(h) = stack.pop() {
@@ -655,5 +691,41 @@ mod tests {
         assert_eq!(h.table_get(t, b"a"), Some(1));
         assert_eq!(h.table_get(t, b"b"), None);
         assert_eq!(h.table_len(t), 1);
+    }
+
+    /// The last lookup is answered again only while no table changed: each change (put,
+    /// remove, rollback, a collection that frees the table and gives its handle to a new
+    /// one) is seen by the next lookup, which was remembered just before it.
+    #[test]
+    fn a_remembered_lookup_never_hides_a_change() {
+        let mut h = Heap::new();
+        let t = h.table_new();
+        let u = h.table_new();
+        h.table_put(t, b"k", 1, false);
+        h.table_put(u, b"k", 10, false);
+        assert_eq!(h.table_get(t, b"k"), Some(1));
+        assert_eq!(h.table_get(t, b"k"), Some(1), "asked again");
+        assert_eq!(h.table_get(u, b"k"), Some(10), "same key, other table");
+        assert_eq!(h.table_get(t, b"j"), None, "other key, same table");
+        assert_eq!(h.table_get(t, b"j"), None);
+        h.table_put(t, b"j", 2, false);
+        assert_eq!(h.table_get(t, b"j"), Some(2), "after a put");
+        h.table_put(t, b"j", 3, false);
+        assert_eq!(h.table_get(t, b"j"), Some(3), "after a replacing put");
+        assert!(h.table_remove(t, b"j"));
+        assert_eq!(h.table_get(t, b"j"), None, "after a remove");
+
+        h.begin();
+        h.table_put(t, b"k", 4, false);
+        assert_eq!(h.table_get(t, b"k"), Some(4));
+        h.rollback();
+        assert_eq!(h.table_get(t, b"k"), Some(1), "after a rollback");
+
+        // Collected with no roots, both tables are freed; new tables reuse the handles.
+        assert_eq!(h.table_get(t, b"k"), Some(1));
+        h.collect([]);
+        let (a, b) = (h.table_new(), h.table_new());
+        assert!(a == t || b == t, "a freed handle is reused ({a}, {b}, {t})");
+        assert_eq!(h.table_get(t, b"k"), None, "a new table under an old handle");
     }
 }

@@ -242,8 +242,9 @@ pub fn encode(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
             out.extend_from_slice(b);
         }
         Type::Tuple(ts) => {
-            for (i, t) in ts.iter().enumerate() {
-                encode(heap, t, heap.tuple_get(w, i), out);
+            debug_assert_eq!(heap.fields(w).len(), ts.len(), "a tuple of another type");
+            for (t, &f) in ts.iter().zip(heap.fields(w)) {
+                encode(heap, t, f, out);
             }
         }
         Type::List(t) => {
