@@ -425,13 +425,15 @@ pub mod engine {
                 let y = eval(p, b, m)?;
                 Ok(concat(m, x, y))
             }
-            ExprKind::Tuple(es, mask) => {
-                let h = m.rt.heap.alloc_tuple(es.len(), *mask);
+            ExprKind::Tuple(es, mask, base) => {
+                // The components, left to right, into their slots; then the tuple in one
+                // step.
                 for (i, x) in es.iter().enumerate() {
                     let v = eval(p, x, m)?;
-                    m.rt.heap.tuple_set(h, i, v);
+                    m.frame_store(base + i as Slot, v);
                 }
-                Ok(h)
+                let first = m.frame_index(*base);
+                Ok(m.tuple_from_frame(first, es.len(), *mask))
             }
             ExprKind::Proj(t, i) => {
                 let h = eval(p, t, m)?;

@@ -259,8 +259,9 @@ pub enum ExprKind {
     Compare(CmpOp, CmpKind, Box<Expr>, Box<Expr>),
     /// `^` on strings or blobs.
     Concat(Box<Expr>, Box<Expr>),
-    /// A tuple; `mask` bit i is set when component i is a handle.
-    Tuple(Vec<Expr>, u64),
+    /// A tuple; `mask` bit i is set when component i is a handle; the components wait in
+    /// the slots from the third field on until the tuple is made.
+    Tuple(Vec<Expr>, u64, Slot),
     /// `#n e`, with n from 0 here.
     Proj(Box<Expr>, u32),
     /// `[]`
@@ -363,7 +364,7 @@ impl Expr {
             | ExprKind::Nil
             | ExprKind::Raise(_) => vec![],
             ExprKind::Let { binds, body } => binds.iter().map(|(_, v)| v).chain([&**body]).collect(),
-            ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _) => es.iter().collect(),
+            ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _, _) => es.iter().collect(),
             ExprKind::If(a, b, c) => vec![a, b, c],
             ExprKind::And(a, b)
             | ExprKind::Or(a, b)

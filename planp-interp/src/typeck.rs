@@ -1031,9 +1031,14 @@ impl Checker {
                     ));
                     return err_expr(span);
                 }
+                // The components' values wait in n slots while the later ones are
+                // computed; then the tuple is made in one step.
+                let mark = self.ctx().next;
+                let base = self.alloc(es.len() as u32);
                 let es: Vec<Expr> = es.iter().map(|e| self.expr(e)).collect();
+                self.ctx().next = mark;
                 let ty = Type::Tuple(es.iter().map(|e| e.ty.clone()).collect());
-                mk(ExprKind::Tuple(es, 0), ty)
+                mk(ExprKind::Tuple(es, 0, base), ty)
             }
             A::Proj(n, inner, hash_span) => {
                 let inner = self.expr(inner);
@@ -2425,7 +2430,7 @@ impl Checker {
                 self.fin(b);
                 *kind = cmp_kind(*op, &a.ty);
             }
-            ExprKind::Tuple(es, mask) => {
+            ExprKind::Tuple(es, mask, _) => {
                 es.iter_mut().for_each(|x| self.fin(x));
                 let ts: Vec<Type> = es.iter().map(|x| x.ty.clone()).collect();
                 *mask = tuple_mask(&ts);

@@ -674,7 +674,7 @@ fn pure_key(e: &Expr) -> Option<String> {
         ExprKind::Global(g) => format!("g{}", g.0),
         ExprKind::Const(w) => format!("c{w}"),
         ExprKind::Proj(x, i) => format!("#{i}({})", pure_key(x)?),
-        ExprKind::Tuple(xs, _) => {
+        ExprKind::Tuple(xs, _, _) => {
             let parts: Option<Vec<String>> = xs.iter().map(pure_key).collect();
             format!("({})", parts?.join(","))
         }
@@ -764,7 +764,7 @@ impl Dests<'_> {
                 Abs::Pkt(s, d) if matches!(e.ty, Type::Ip | Type::Ip6) => Abs::Hdr(s, d),
                 _ => Abs::Other,
             },
-            ExprKind::Tuple(es, _) => {
+            ExprKind::Tuple(es, _, _) => {
                 let mut hdr = None;
                 for x in es {
                     let a = self.abs(x);
