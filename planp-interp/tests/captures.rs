@@ -37,7 +37,9 @@ fn node(src: &str) -> Node {
 #[test]
 fn pass_through_is_byte_identical() {
     let counts = manifest();
-    let dir = std::env::temp_dir().join(format!("planp-pass-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-pass-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     for path in corpus() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -68,7 +70,6 @@ fn pass_through_is_byte_identical() {
             assert!(back.next().is_none());
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Programs that take every IP packet (and re-marshal it) or only some packets never

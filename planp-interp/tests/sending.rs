@@ -547,7 +547,7 @@ fn big_user_channel_packets_have_zero_lengths() {
 /// `planp-repl/tests/tshark.rs` (`PLANP_SKIP_TSHARK=1` skips it).
 mod tshark {
     use super::*;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::process::Command;
 
     fn have_tshark() -> bool {
@@ -561,11 +561,12 @@ mod tshark {
         panic!("this test needs tshark: `apt-get install tshark` (or set PLANP_SKIP_TSHARK=1 to skip it)");
     }
 
-    /// The frames `src` sends for `frames`, written to a pcap file.
-    fn sent(name: &str, src: &str, lt: LinkType, frames: &[Vec<u8>]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("planp-sending-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+    /// The frames `src` sends for `frames`, written to a pcap file, which is removed when
+    /// the returned path is dropped.
+    fn sent(name: &str, src: &str, lt: LinkType, frames: &[Vec<u8>]) -> tempfile::TempPath {
+        let suffix = format!("-{name}");
+        let path =
+            tempfile::Builder::new().prefix("planp-sending").suffix(&suffix).tempfile().unwrap().into_temp_path();
         let mut n = node(src);
         let mut w = planp_interp::capture::Writer::create(&path, lt, false).unwrap();
         for (i, f) in frames.iter().enumerate() {

@@ -408,8 +408,9 @@ fn run_shows_deliveries() {
 /// that fails verification (1) and an output that cannot be written (3).
 #[test]
 fn sim_writes_results_and_reports_mistakes() {
-    let dir = std::env::temp_dir().join(format!("planp-cli-sim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-cli-sim-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     let topo = root().join("examples/bridge/topology.toml");
     let (out, plots) = (dir.join("out"), dir.join("plots"));
     let o = planp(&["sim", topo.to_str().unwrap(), "--out", out.to_str().unwrap(), "--plot", plots.to_str().unwrap()]);
@@ -479,7 +480,9 @@ fn sim_writes_results_and_reports_mistakes() {
 /// loop of forwarding nodes through it when there is one.
 #[test]
 fn sim_warns_of_unverified_programs_on_loops() {
-    let dir = std::env::temp_dir().join(format!("planp-cli-sim-loop-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-cli-sim-loop-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let bridge = root().join("examples/bridge/bridge.planp");
     let tree = std::fs::read_to_string(root().join("examples/bridge/topology.toml"))

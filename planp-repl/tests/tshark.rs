@@ -25,10 +25,30 @@ fn have_tshark() -> bool {
     panic!("these tests need tshark: `apt-get install tshark` (or set PLANP_SKIP_TSHARK=1 to skip them)");
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("planp-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// A path `name` in a directory of its own, removed (with what was written there) when
+/// the value is dropped, passed or failed.
+struct Tmp {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Tmp {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn tmp(name: &str) -> Tmp {
+    let dir = tempfile::Builder::new().prefix("planp-tshark-").tempdir().unwrap();
+    let path = dir.path().join(name);
+    Tmp { _dir: dir, path }
 }
 
 fn planp_run(program: &Path, input: &Path, out: &Path) {

@@ -40,7 +40,9 @@ fn on_a_tree_each_frame_arrives_once_and_flooding_stops_once_a_station_has_spoke
     let (path, text) = example();
     let t = topology::parse(&path, &text).unwrap();
     let addr = |n: &str| t.nodes.iter().find(|x| x.name == n).unwrap().address;
-    let out = std::env::temp_dir().join(format!("planp-sim-bridge-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let out_tmp = tempfile::Builder::new().prefix("planp-sim-bridge-").tempdir().unwrap();
+    let out = out_tmp.path().to_path_buf();
     let r = run(&t, Engine::Jit, Some(out.clone()));
     // The bridges fail verification, but the tree has no loop: no warning of one.
     let w = sim::warnings(&t);

@@ -11,7 +11,7 @@ use planp_interp::packet::encap;
 use planp_interp::{Engine, LinkType};
 use planp_sim::sim::{self, Options, Report};
 use planp_sim::topology;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const SERVER: [u8; 4] = [10, 0, 0, 100];
 const A: [u8; 4] = [10, 0, 0, 1];
@@ -32,8 +32,10 @@ fn capture(path: &Path, lt: LinkType, t: u64, frame: &[u8]) {
     w.finish().unwrap();
 }
 
-fn setup(file_b_wants: &str) -> (PathBuf, topology::Topology) {
-    let dir = std::env::temp_dir().join(format!("planp-sim-mpeg-{}-{file_b_wants}", std::process::id()));
+/// The scenario's files in a directory removed when the returned value is dropped.
+fn setup(file_b_wants: &str) -> (tempfile::TempDir, topology::Topology) {
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-mpeg-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     capture(&dir.join("a.pcap"), LinkType::ETHERNET, 1, &tcp(A, SERVER, 3000, 7000, b"GET movie.mpg\n"));
     capture(&dir.join("server.pcap"), LinkType::ETHERNET, 1, &tcp(SERVER, A, 7000, 3000, b"OK 5004 352x240 30fps\n"));
@@ -113,7 +115,7 @@ captures = ["b-seg", "server-seg"]
     );
     std::fs::write(dir.join("topology.toml"), &text).unwrap();
     let t = topology::parse(&dir.join("topology.toml"), &text).unwrap();
-    (dir, t)
+    (dir_tmp, t)
 }
 
 fn run(t: &topology::Topology, engine: Engine, out: &Path) -> Report {
@@ -139,7 +141,8 @@ fn udp_frames(p: &Path) -> Vec<(u16, [u8; 4])> {
 
 #[test]
 fn a_second_client_gets_the_stream_on_the_segment() {
-    let (dir, t) = setup("movie.mpg");
+    let (tmp, t) = setup("movie.mpg");
+    let dir = tmp.path();
     let r = run(&t, Engine::Jit, &dir.join("jit"));
     let mut i = run(&t, Engine::Interp, &dir.join("interp"));
     i.engine = Engine::Jit;
@@ -164,7 +167,8 @@ fn a_second_client_gets_the_stream_on_the_segment() {
 
 #[test]
 fn a_file_not_being_served_is_not_captured() {
-    let (dir, t) = setup("other.mpg");
+    let (tmp, t) = setup("other.mpg");
+    let dir = tmp.path();
     let r = run(&t, Engine::Jit, &dir.join("jit"));
     assert_eq!(stats(&r, "b").delivered, 0);
     assert!(stats(&r, "a").received > 300);
@@ -179,7 +183,8 @@ fn tshark_reads_the_segment() {
         assert!(std::env::var_os("PLANP_SKIP_TSHARK").is_some(), "this test needs tshark (apt-get install tshark)");
         return;
     }
-    let (dir, t) = setup("movie.mpg");
+    let (tmp, t) = setup("movie.mpg");
+    let dir = tmp.path();
     run(&t, Engine::Jit, &dir.join("tshark"));
     let mut kinds = std::collections::BTreeSet::new();
     for link in ["b-seg", "server-seg"] {

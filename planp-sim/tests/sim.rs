@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 fn topo(name: &str, text: &str) -> Topology {
-    let dir = std::env::temp_dir().join(format!("planp-sim-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // The file is read while it is parsed; its directory goes when this returns.
+    let dir_tmp = tempfile::Builder::new().prefix(&format!("planp-sim-{name}-")).tempdir().unwrap();
+    let dir = dir_tmp.path();
     let path = dir.join("topology.toml");
     std::fs::write(&path, text).unwrap();
     topology::parse(&path, text).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
@@ -157,7 +158,9 @@ stop = "1s"
 
 #[test]
 fn packets_follow_the_shortest_path_and_routers_address_the_next_hop() {
-    let dir = std::env::temp_dir().join(format!("planp-sim-chain-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-chain-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     let t = topo("chain", &format!("{CHAIN}\n[record]\ncaptures = [\"r1-r2\"]\n"));
     let r = run(&t, Engine::Interp, Some(dir.clone()));
     assert_eq!(node(&r, "b").received, 100);
@@ -190,7 +193,9 @@ fn static_routes_win_and_a_loop_ends_at_the_hop_limit() {
 #[test]
 fn on_neighbor_crosses_one_link_whatever_the_destination() {
     // r1's program sends the audio to neighbour `c` instead of along the route to b.
-    let dir = std::env::temp_dir().join(format!("planp-sim-neigh-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-neigh-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("divert.planp"),
@@ -220,7 +225,9 @@ fn on_neighbor_crosses_one_link_whatever_the_destination() {
 #[test]
 fn a_capture_is_replayed_at_its_pace_and_byte_for_byte() {
     let cap = root().join("testdata/pcaps/corpus/print-flags.pcap");
-    let dir = std::env::temp_dir().join(format!("planp-sim-replay-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-replay-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let text = format!(
         r#"
@@ -286,7 +293,9 @@ fn audio_topology() -> Topology {
 #[test]
 fn a_run_is_deterministic_and_both_engines_give_the_same_run() {
     let t = audio_topology();
-    let base = std::env::temp_dir().join(format!("planp-sim-det-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let base_tmp = tempfile::Builder::new().prefix("planp-sim-det-").tempdir().unwrap();
+    let base = base_tmp.path().to_path_buf();
     let runs: Vec<(Report, Vec<u8>)> = [Engine::Jit, Engine::Jit, Engine::Interp]
         .iter()
         .enumerate()
@@ -366,7 +375,9 @@ fn mistakes_in_a_topology_are_pointed_at() {
 
 #[test]
 fn a_program_that_fails_verification_runs_only_when_the_node_says_so() {
-    let dir = std::env::temp_dir().join(format!("planp-sim-verify-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-verify-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     // Drops every packet: fails delivery.
     std::fs::write(dir.join("drop.planp"), "channel network(ps : int, ss : unit, p : ip*udp*blob) is (ps, ss)\n")
@@ -392,7 +403,9 @@ fn a_program_that_fails_verification_runs_only_when_the_node_says_so() {
 /// The trace: a line per event, with the time, the node and what happened, in order.
 #[test]
 fn the_trace_tells_each_frame_s_way() {
-    let dir = std::env::temp_dir().join(format!("planp-sim-trace-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    let dir_tmp = tempfile::Builder::new().prefix("planp-sim-trace-").tempdir().unwrap();
+    let dir = dir_tmp.path().to_path_buf();
     let t = topo("trace", &format!("{CHAIN}\n[record]\ntrace = true\n"));
     run(&t, Engine::Interp, Some(dir.clone()));
     let trace = std::fs::read_to_string(dir.join("trace.txt")).unwrap();
