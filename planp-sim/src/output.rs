@@ -100,6 +100,19 @@ fn plot_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// Draw a chart's legend (its series' labels) and write the picture out.
+fn legend_and_present<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> std::io::Result<()> {
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(plot_err)?;
+    root.present().map_err(plot_err)
+}
+
 /// Draw `bandwidth.svg` (the recorded series of every run over time, in kB/s: figure 6;
 /// without recorded series, the load of every link direction that carried traffic)
 /// and, when there are players, `gaps.svg` (each run's gaps per phase: figure 7).
@@ -150,13 +163,7 @@ pub fn plot(dir: &Path, runs: &[Report]) -> std::io::Result<Vec<String>> {
                     .label(name.as_str())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
-            root.present().map_err(plot_err)?;
+            legend_and_present(&mut chart, &root)?;
         }
         written.push(path.display().to_string());
     }
@@ -208,13 +215,7 @@ pub fn plot(dir: &Path, runs: &[Report]) -> std::io::Result<Vec<String>> {
                 k += 1;
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
+        legend_and_present(&mut chart, &root)?;
     }
     written.push(path.display().to_string());
     Ok(written)

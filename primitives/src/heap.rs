@@ -213,14 +213,6 @@ impl Heap {
         self.alloc_persist(Obj::Bytes(b.into()))
     }
 
-    /// A new tuple of `n` zero fields; `mask` bit i says whether field i is a handle.
-    #[inline]
-    pub fn alloc_tuple(&mut self, n: usize, mask: u64) -> Word {
-        let start = self.swords.len() as u32;
-        self.swords.resize(self.swords.len() + n, 0);
-        self.alloc_scratch(SObj::Tuple { start, len: n as u32, mask })
-    }
-
     /// A new tuple with the given fields.
     #[inline]
     pub fn tuple_from(&mut self, fields: &[Word], mask: u64) -> Word {
@@ -296,22 +288,6 @@ impl Heap {
     #[inline]
     pub fn tuple_get(&self, h: Word, i: usize) -> Word {
         self.fields(h)[i]
-    }
-
-    /// Initialise field `i` of a tuple made by [`Heap::alloc_tuple`] in this packet.
-    #[inline]
-    pub fn tuple_set(&mut self, h: Word, i: usize, w: Word) {
-        match (Self::is_scratch(h), self.sobj_checked(h)) {
-            (true, Some(SObj::Tuple { start, len, .. })) if (i as u32) < len => {
-                self.swords[start as usize + i] = w;
-            }
-            _ => panic!("internal error: tuple_set() on a tuple that is not being built"),
-        }
-    }
-
-    #[inline]
-    fn sobj_checked(&self, h: Word) -> Option<SObj> {
-        Self::is_scratch(h).then(|| self.sobj(h))
     }
 
     /// Number of fields of a tuple.
