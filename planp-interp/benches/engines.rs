@@ -14,8 +14,8 @@
 //! `cargo bench -p planp-interp --bench engines`.
 
 use criterion::{Criterion, Throughput};
-use planp_interp::Engine;
 use planp_interp::jit::Compiled;
+use planp_interp::{Engine, Outcome};
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -38,13 +38,13 @@ fn benches(c: &mut Criterion, exs: &[Example]) {
         g.throughput(Throughput::Elements(ex.packets.len() as u64));
         for (label, engine) in [("interp", Engine::Interp), ("jit", Engine::Jit)] {
             let mut n = node(&prog, engine);
-            g.bench_function(label, |b| b.iter(|| pass(&mut n, black_box(&ex.packets))));
+            let mut o = Outcome::default();
+            g.bench_function(label, |b| b.iter(|| pass(&mut n, black_box(&ex.packets), &mut o)));
         }
         if ex.name == "figure2" {
             let mut lb = HandLb::default();
-            g.bench_function("rust", |b| {
-                b.iter(|| black_box(&ex.packets).iter().map(|p| lb.process(&p.data).len()).sum::<usize>())
-            });
+            let mut out = Vec::new();
+            g.bench_function("rust", |b| b.iter(|| lb.pass(black_box(&ex.packets), &mut out)));
         }
         g.finish();
     }

@@ -36,12 +36,14 @@ fn main() {
     let frames: usize = match engine.as_str() {
         "rust" if ex.name == "figure2" => {
             let mut lb = workload::HandLb::default();
-            (0..passes).map(|_| ex.packets.iter().map(|p| lb.process(black_box(&p.data)).len()).sum::<usize>()).sum()
+            let mut out = Vec::new();
+            (0..passes).map(|_| lb.pass(black_box(&ex.packets), &mut out)).sum()
         }
         "interp" | "jit" => {
             let engine = if engine == "jit" { Engine::Jit } else { Engine::Interp };
             let mut node = workload::node(&workload::load(ex.program), engine);
-            (0..passes).map(|_| workload::pass(&mut node, black_box(&ex.packets))).sum()
+            let mut o = planp_interp::Outcome::default();
+            (0..passes).map(|_| workload::pass(&mut node, black_box(&ex.packets), &mut o)).sum()
         }
         _ => {
             eprintln!("count: the engine is interp or jit (or rust, for figure2), not `{engine}`");

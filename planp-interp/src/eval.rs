@@ -861,14 +861,11 @@ fn reverse(m: &mut Machine, mut l: Word, elem_ptr: bool) -> Word {
 fn send(m: &mut Machine, kind: &SendKind, target: &crate::ir::SendTarget, ty: &Type, v: Word, neighbor: Word) {
     let kind = *kind;
     let neighbor = (neighbor != NO_NEIGHBOR).then_some(neighbor as u32);
-    let bytes = match &target.layout {
-        Some(layout) => packet::marshal(layout, v, &m.rt.heap, m.reuse.as_ref()),
-        None => {
-            let mut out = Vec::new();
-            value::encode(&m.rt.heap, ty, v, &mut out);
-            out
-        }
-    };
+    let mut bytes = m.rt.buffer();
+    match &target.layout {
+        Some(layout) => packet::marshal_into(layout, v, &m.rt.heap, m.reuse.as_ref(), &mut bytes),
+        None => value::encode(&m.rt.heap, ty, v, &mut bytes),
+    }
     let link_level = target.layout.as_ref().is_some_and(|l| l.starts_with_eth());
     m.rt.send(Send { kind, channel: target.channel.clone(), overload: target.overload, bytes, neighbor, link_level });
 }

@@ -68,7 +68,7 @@ pub struct Uncaught {
 }
 
 /// What happened to one packet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// The channel that ran (index into the program's channels), if any.
     pub channel: Option<usize>,
@@ -262,15 +262,31 @@ impl Node {
     /// Process one captured frame of link type `lt` that was `wire_len` bytes long on the
     /// wire (more than `frame.len()` if the capture cut it short), at time `now_ns`.
     pub fn process_captured(&mut self, lt: LinkType, frame: &[u8], wire_len: usize, now_ns: u64) -> Outcome {
+        let mut o = Outcome::default();
+        self.process_into(lt, frame, wire_len, now_ns, &mut o);
+        o
+    }
+
+    /// [`Node::process_captured`], with the outcome written into `o`, which holds the
+    /// previous packet's: its byte buffers (frames, sent packets, printed text) and
+    /// vectors are reused for this one, so a caller that processes packets one after the
+    /// other through one `Outcome` makes no allocation per packet for them.
+    pub fn process_into(&mut self, lt: LinkType, frame: &[u8], wire_len: usize, now_ns: u64, o: &mut Outcome) {
+        self.recycle(o);
         self.m.rt.now_ns = now_ns;
         let d = link::decode(lt, frame);
         let prog = self.prog.clone();
-        let mut outcome = None;
-        if let Some((i, v)) = self.channel_packet(frame, &d) {
-            outcome = Some(self.run(i, v, None));
+        let mut ran = false;
+        // Only a program with user-defined channels takes their packets (a quick test
+        // first: most programs have none).
+        if prog.channels.iter().any(|c| c.layout.is_none())
+            && let Some((i, v)) = self.channel_packet(frame, &d)
+        {
+            self.run(i, v, None, o);
+            ran = true;
         }
         let ethernet = lt.base() == 1;
-        if outcome.is_none() && (d.net != Net::Other || ethernet) && prog.channels.iter().any(|c| c.layout.is_some()) {
+        if !ran && (d.net != Net::Other || ethernet) && prog.channels.iter().any(|c| c.layout.is_some()) {
             // Channel choice, matching and unmarshalling: `engine::dispatch`, interpreted
             // or as the generated code of the program's dispatch.
             let net = match d.net {
@@ -289,25 +305,32 @@ impl Node {
                 let layout = prog.channels[i].layout.as_ref().expect("dispatch picks a network channel");
                 let net = &frame[d.link_len..d.net_end];
                 let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
-                outcome = Some(self.run(i, pkt, Some(reuse)));
+                self.run(i, pkt, Some(reuse), o);
+                ran = true;
             }
         }
-        let mut o = outcome.unwrap_or_else(|| {
+        if !ran {
             self.m.rt.heap.reset_scratch();
-            Outcome {
-                channel: None,
-                effects: Vec::new(),
-                exception: None,
-                pass_through: true,
-                frames: Vec::new(),
-                next_hops: Vec::new(),
-            }
-        });
-        (o.frames, o.next_hops) = self.frames(lt, frame, &d, &o);
+            o.pass_through = true;
+        }
+        self.frames(lt, frame, &d, o);
         for f in &o.frames {
             self.m.rt.load.record(now_ns, f.len() as u64);
         }
-        o
+    }
+
+    /// Empty `o` for the next packet, giving its byte buffers back to the run-time
+    /// context for reuse.
+    fn recycle(&mut self, o: &mut Outcome) {
+        let rt = &mut self.m.rt;
+        rt.give_back_effects(&mut o.effects);
+        for f in o.frames.drain(..) {
+            rt.give_back(f);
+        }
+        o.next_hops.clear();
+        o.channel = None;
+        o.exception = None;
+        o.pass_through = false;
     }
 
     /// A user-channel packet of this program (see [`encap`]) carried by the frame.
@@ -349,34 +372,40 @@ impl Node {
         Some((i, v))
     }
 
-    /// The frames for an outcome: each sent packet in a frame of the input's link type,
-    /// or the input frame when it passes through.
-    /// With the frames, their next hops (see [`Outcome::next_hops`]: empty when all are routed).
-    fn frames(&self, lt: LinkType, frame: &[u8], d: &Decoded, o: &Outcome) -> (Vec<Vec<u8>>, Vec<Option<u32>>) {
-        if o.pass_through {
-            return (vec![frame.to_vec()], Vec::new());
+    /// The frames for an outcome (into `o.frames`, with their next hops in
+    /// `o.next_hops`, see [`Outcome::next_hops`]: empty when all are routed): each sent
+    /// packet in a frame of the input's link type, or the input frame when it passes
+    /// through.
+    fn frames(&mut self, lt: LinkType, frame: &[u8], d: &Decoded, o: &mut Outcome) {
+        let Outcome { effects, frames: out, next_hops: hops, pass_through, .. } = o;
+        let rt = &mut self.m.rt;
+        if *pass_through {
+            let mut f = rt.buffer();
+            f.extend_from_slice(frame);
+            out.push(f);
+            return;
         }
         let ethernet = lt.base() == 1;
         // Where user-channel packets go when sent with OnRemote: on to the destination
         // of the packet being processed (IPv4), or to this node.
-        let here = self.m.rt.this_host;
+        let here = rt.this_host;
         let dst = match frame.get(d.link_len..d.net_end) {
             Some(net) if d.net == Net::Ipv4 && net.len() >= 20 => {
                 u32::from_be_bytes([net[16], net[17], net[18], net[19]])
             }
             _ => here,
         };
-        let mut out = Vec::new();
-        let mut hops = Vec::new();
-        for e in &o.effects {
+        for e in effects.iter() {
             let Effect::Send(s) = e else { continue };
             let hop = if s.kind == SendKind::Neighbor { s.neighbor } else { None };
             let net_packet;
             let bytes: &[u8] = if &*s.channel == "network" {
                 let is_eth = s.link_level;
                 if is_eth && ethernet {
-                    note_hop(&mut hops, out.len(), hop);
-                    out.push(s.bytes.clone());
+                    note_hop(hops, out.len(), hop);
+                    let mut f = rt.buffer();
+                    f.extend_from_slice(&s.bytes);
+                    out.push(f);
                     continue;
                 }
                 if is_eth {
@@ -395,18 +424,20 @@ impl Node {
                 net_packet = encap::packet(here, to, &s.channel, s.overload, &s.bytes);
                 &net_packet
             };
-            // `None` only for a frame of a link type with a header that carried no IP
+            // `false` only for a frame of a link type with a header that carried no IP
             // packet, which no channel takes (only Ethernet frames reach `eth*...`
             // channels, and `encode` builds an Ethernet header for those).
-            if let Some(f) = link::encode(lt, frame, d, bytes) {
-                note_hop(&mut hops, out.len(), hop);
+            let mut f = rt.buffer();
+            if link::encode_into(lt, frame, d, bytes, &mut f) {
+                note_hop(hops, out.len(), hop);
                 out.push(f);
+            } else {
+                rt.give_back(f);
             }
         }
         if !hops.is_empty() {
             hops.resize(out.len(), None);
         }
-        (out, hops)
     }
 
     /// Tell the node the load of the link the next packets leave on, as measured outside
@@ -432,8 +463,9 @@ impl Node {
         self.process(LinkType::RAW, &packet, now_ns)
     }
 
-    /// Run channel `i` on packet value `pkt` (already in the scratch space).
-    fn run(&mut self, i: usize, pkt: Word, reuse: Option<Reuse>) -> Outcome {
+    /// Run channel `i` on packet value `pkt` (already in the scratch space), into `o`
+    /// (emptied by [`Node::recycle`]).
+    fn run(&mut self, i: usize, pkt: Word, reuse: Option<Reuse>, o: &mut Outcome) {
         self.m.reuse = reuse;
         let prog = self.prog.clone();
         let ch = &prog.channels[i];
@@ -466,20 +498,15 @@ impl Node {
                 })
             }
         };
-        let effects = self.m.rt.take_effects();
+        self.m.rt.swap_effects(&mut o.effects);
         self.m.rt.heap.reset_scratch();
         if self.m.rt.heap.wants_collection() {
             self.collect();
         }
         self.m.reuse = None;
-        Outcome {
-            channel: Some(i),
-            effects,
-            pass_through: exception.is_some(),
-            exception,
-            frames: Vec::new(),
-            next_hops: Vec::new(),
-        }
+        o.channel = Some(i);
+        o.pass_through = exception.is_some();
+        o.exception = exception;
     }
 
     /// Collect the persistent heap from the node's roots.

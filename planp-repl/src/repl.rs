@@ -513,6 +513,8 @@ impl Repl {
         STOP.store(false, Ordering::SeqCst);
         let mut stopped = false;
         let mut damage = None;
+        // One outcome for every packet: its buffers are reused (no allocation per packet).
+        let mut o = Outcome::default();
         while limit.is_none_or(|l| stats.packets_in < l) {
             if STOP.swap(false, Ordering::SeqCst) {
                 stopped = true;
@@ -527,10 +529,11 @@ impl Repl {
                 }
             };
             stats.packets_in += 1;
-            let o = self.session.node().process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
-            stats.count(&o);
+            self.session.node().process_into(p.link, &p.data, p.orig_len as usize, p.ts_ns, &mut o);
+            let o = &o;
+            stats.count(o);
             if !quiet && (all || stats.packets_in <= SHOWN_LINES) {
-                let line = self.compact_line(&prog, stats.packets_in, p.link, &p.data, &o);
+                let line = self.compact_line(&prog, stats.packets_in, p.link, &p.data, o);
                 if progress {
                     let _ = write!(std::io::stderr(), "\r\x1b[K");
                 }

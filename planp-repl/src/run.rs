@@ -196,6 +196,8 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let started = Instant::now();
+    // One outcome for every packet: its buffers are reused (no allocation per packet).
+    let mut o = Outcome::default();
     while args.limit.is_none_or(|l| stats.packets_in < l) {
         let p = match reader.next() {
             None => break,
@@ -206,10 +208,11 @@ pub fn run(args: &RunArgs, prog: Arc<Program>) -> ExitCode {
             }
         };
         stats.packets_in += 1;
-        let o = node.process_captured(p.link, &p.data, p.orig_len as usize, p.ts_ns);
-        stats.count(&o);
+        node.process_into(p.link, &p.data, p.orig_len as usize, p.ts_ns, &mut o);
+        let o = &o;
+        stats.count(o);
         if args.trace {
-            for l in trace_lines(&prog, stats.packets_in, p.link, &p.data, p.ts_ns, &o) {
+            for l in trace_lines(&prog, stats.packets_in, p.link, &p.data, p.ts_ns, o) {
                 let _ = writeln!(out, "{l}");
             }
         } else {

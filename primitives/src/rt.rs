@@ -155,7 +155,17 @@ pub struct Rt {
     pub prev_hop: u32,
     /// A buffer reused for encoding hash-table keys (no allocation per lookup).
     pub(crate) key_buf: Vec<u8>,
+    /// Byte buffers given back by whoever consumed the previous packet's outcome (sent
+    /// packets, frames), handed out again for the next ones: a node that reuses its
+    /// outcomes allocates nothing per packet for them (see [`Rt::buffer`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// At most this many buffers wait in [`Rt`]'s pool.
+const SPARE_BUFFERS: usize = 64;
+/// A buffer larger than this is freed rather than kept (a jumbo frame's buffer is not
+/// worth keeping for the ordinary packets that follow it).
+const SPARE_CAPACITY: usize = 1 << 17;
 
 impl Rt {
     /// A fresh context with an empty heap.
@@ -168,7 +178,9 @@ impl Rt {
         if let Some(Effect::Print(last)) = self.effects.last_mut() {
             last.extend_from_slice(s);
         } else {
-            self.effects.push(Effect::Print(s.to_vec()));
+            let mut b = self.buffer();
+            b.extend_from_slice(s);
+            self.effects.push(Effect::Print(b));
         }
     }
 
@@ -202,11 +214,70 @@ impl Rt {
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
+
+    /// Exchange the effects recorded so far with `into`, which must be empty: the caller
+    /// gets the effects, and the run-time context keeps the empty vector's capacity for
+    /// the next packet's (no allocation when outcomes are reused).
+    pub fn swap_effects(&mut self, into: &mut Vec<Effect>) {
+        debug_assert!(into.is_empty(), "internal error: effects would be lost");
+        std::mem::swap(&mut self.effects, into);
+    }
+
+    /// An empty byte buffer: one given back with [`Rt::give_back`] (its capacity kept), or
+    /// a new one.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Give back a buffer that is no longer needed, for [`Rt::buffer`] to hand out again
+    /// (unless the pool is full or the buffer is very large: then it is freed).
+    pub fn give_back(&mut self, mut b: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && b.capacity() > 0 && b.capacity() <= SPARE_CAPACITY {
+            b.clear();
+            self.spare.push(b);
+        }
+    }
+
+    /// Give back the buffers of `effects` (their bytes) and empty it, keeping its
+    /// capacity.
+    pub fn give_back_effects(&mut self, effects: &mut Vec<Effect>) {
+        for e in effects.drain(..) {
+            match e {
+                Effect::Print(b) | Effect::Deliver(b) => self.give_back(b),
+                Effect::Send(s) => self.give_back(s.bytes),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Buffers given back come out again empty, with their capacity; the pool stays
+    /// bounded, in number and in the size of what it keeps.
+    #[test]
+    fn buffers_are_reused_within_bounds() {
+        let mut rt = Rt::new();
+        let mut b = rt.buffer();
+        b.extend_from_slice(&[1; 100]);
+        let p = b.as_ptr();
+        rt.give_back(b);
+        let b = rt.buffer();
+        assert!(b.is_empty() && b.capacity() >= 100);
+        assert_eq!(b.as_ptr(), p, "the same allocation");
+        rt.give_back(Vec::with_capacity(SPARE_CAPACITY + 1));
+        assert_eq!(rt.buffer().capacity(), 0, "a huge buffer is not kept");
+        for _ in 0..SPARE_BUFFERS + 10 {
+            rt.give_back(vec![0; 8]);
+        }
+        assert_eq!(rt.spare.len(), SPARE_BUFFERS);
+        let mut effects = vec![Effect::Print(vec![1; 10]), Effect::Deliver(vec![2; 10])];
+        let mut rt = Rt::new();
+        rt.give_back_effects(&mut effects);
+        assert!(effects.is_empty());
+        assert_eq!(rt.spare.len(), 2);
+    }
 
     /// Regression: a damaged capture's timestamp near `u64::MAX` overflowed the window
     /// arithmetic.

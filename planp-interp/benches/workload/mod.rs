@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use planp_interp::capture::Reader;
-use planp_interp::{Engine, LinkType, Node, NodeConfig, Program};
+use planp_interp::{Engine, LinkType, Node, NodeConfig, Outcome, Program};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,12 +87,13 @@ pub fn node(prog: &Arc<Program>, engine: Engine) -> Node {
     Node::new(prog.clone(), NodeConfig { engine, ..NodeConfig::default() }).expect("the example loads")
 }
 
-/// One pass of `packets` through `node`; the number of frames sent, so nothing is
-/// optimised away.
-pub fn pass(node: &mut Node, packets: &[Pkt]) -> usize {
+/// One pass of `packets` through `node`, as `planp run` does it (one `Outcome` reused
+/// from packet to packet); the number of frames sent, so nothing is optimised away.
+pub fn pass(node: &mut Node, packets: &[Pkt], o: &mut Outcome) -> usize {
     let mut n = 0;
     for p in packets {
-        n += node.process_captured(p.link, &p.data, p.len, p.ts).frames.len();
+        node.process_into(p.link, &p.data, p.len, p.ts, o);
+        n += o.frames.len();
     }
     n
 }
@@ -139,14 +140,23 @@ pub fn rewrite32(f: &mut [u8], at: usize, new: u32, sums: &[usize]) {
 impl HandLb {
     /// The frame sent for `frame` (a packet it does not handle passes as it was).
     pub fn process(&mut self, frame: &[u8]) -> Vec<u8> {
-        let mut out = frame.to_vec();
+        let mut out = Vec::new();
+        self.process_into(frame, &mut out);
+        out
+    }
+
+    /// [`HandLb::process`] into `out` (emptied first, its capacity reused, as the engines
+    /// reuse their outcome's buffers).
+    pub fn process_into(&mut self, frame: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(frame);
         if frame.len() < 34 || rd16(frame, 12) != 0x0800 || frame[23] != 6 {
-            return out;
+            return;
         }
         let ihl = usize::from(frame[14] & 15) * 4;
         let tcp = 14 + ihl;
         if frame.len() < tcp + 20 {
-            return out;
+            return;
         }
         let (src, dst) = (rd32(frame, 26), rd32(frame, 30));
         let (sport, dport) = (rd16(frame, tcp), rd16(frame, tcp + 2));
@@ -155,12 +165,22 @@ impl HandLb {
             let last = self.last;
             let con = self.conns.entry((src, sport)).or_insert(((last + 1) % 2, src, dst)).0;
             self.last = con;
-            rewrite32(&mut out, 30, SERVERS[usize::from(con)], &sums);
+            rewrite32(out, 30, SERVERS[usize::from(con)], &sums);
         } else if sport == 80
             && let Some(&(_, _, virt)) = self.conns.get(&(dst, dport))
         {
-            rewrite32(&mut out, 26, virt, &sums);
+            rewrite32(out, 26, virt, &sums);
         }
-        out
+    }
+
+    /// One pass of `packets` through the load balancer, one output buffer reused; the
+    /// bytes sent, so nothing is optimised away.
+    pub fn pass(&mut self, packets: &[Pkt], out: &mut Vec<u8>) -> usize {
+        let mut n = 0;
+        for p in packets {
+            self.process_into(&p.data, out);
+            n += out.len();
+        }
+        n
     }
 }

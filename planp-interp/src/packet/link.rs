@@ -266,18 +266,29 @@ fn decode_nflog(frame: &[u8]) -> Decoded {
 ///   packet's version; other link types with a header give `None` (no channel takes a
 ///   non-IP frame of those).
 pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_into(lt, original, d, net_packet, &mut out).then_some(out)
+}
+
+/// [`encode`] into `out`, which is emptied first (its capacity is reused); `false` where
+/// `encode` gives `None` (and `out` is then empty).
+pub fn encode_into(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
     let v6 = net_packet.first().is_some_and(|b| b >> 4 == 6);
     let (header, mpls) = match lt.base() {
         _ if d.net != Net::Other => (&original[..d.link_len.min(original.len())], d.mpls),
-        1 => (&original[..ethernet_header_len(original)?], false),
+        1 => match ethernet_header_len(original) {
+            Some(n) => (&original[..n], false),
+            None => return false,
+        },
         12 | 14 | 101 | 228 | 229 => (&original[..0], false),
-        _ => return None,
+        _ => return false,
     };
-    let mut out = Vec::with_capacity(header.len() + net_packet.len() + 8);
+    out.reserve(header.len() + net_packet.len() + 8);
     out.extend_from_slice(header);
     let l = out.len();
     match lt.base() {
-        1 | 9 if mpls => switch_explicit_null(&mut out, v6),
+        1 | 9 if mpls => switch_explicit_null(out, v6),
         1 if l >= 2 => out[l - 2..].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
         113 if l >= 16 => out[14..16].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
         276 if l >= 20 => out[0..2].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] }),
@@ -313,7 +324,7 @@ pub fn encode(lt: LinkType, original: &[u8], d: &Decoded, net_packet: &[u8]) -> 
             out.extend_from_slice(&original[after..]);
         }
     }
-    Some(out)
+    true
 }
 
 /// The bottom MPLS label (the last 4 bytes of `header`): an IPv4 explicit null label (0)

@@ -361,6 +361,13 @@ impl Reuse {
 /// updated from the input's, see [`FirstFragment`]). With `reuse`, a transport checksum
 /// is updated incrementally when the payload is the input's.
 pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>) -> Vec<u8> {
+    let mut out = Vec::new();
+    marshal_into(layout, w, heap, reuse, &mut out);
+    out
+}
+
+/// [`marshal`] into `out`, which is emptied first (its capacity is reused).
+pub fn marshal_into(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>, out: &mut Vec<u8>) {
     let whole = [w];
     let fields = if layout.is_tuple() { heap.fields(w) } else { &whole[..] };
     assert_eq!(fields.len(), layout.parts.len(), "internal error: a packet value of another type");
@@ -382,7 +389,8 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
             }
         };
     }
-    let mut out = Vec::with_capacity(size);
+    out.clear();
+    out.reserve(size);
     let mut ip_at = None;
     let mut l4 = None;
     let mut blob = None;
@@ -417,9 +425,8 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
             seg_len: r.seg_len,
         });
         let first_fragment = reuse.and_then(|r| r.first_fragment.as_ref());
-        fix_up(&mut out, ipo, l4, same_payload.as_ref(), first_fragment);
+        fix_up(out, ipo, l4, same_payload.as_ref(), first_fragment);
     }
-    out
 }
 
 /// The input's headers a sent packet's transport checksum is updated from (see
