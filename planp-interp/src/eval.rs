@@ -70,8 +70,6 @@ pub struct Machine {
     raised: Raise,
     /// What the packet being processed lets marshalling reuse (its transport checksum).
     pub reuse: Option<packet::Reuse>,
-    /// The frame being matched against the channels' packet types ([`engine::dispatch`]).
-    input: Vec<u8>,
 }
 
 impl Machine {
@@ -87,7 +85,6 @@ impl Machine {
             strings,
             raised: Raise { exn: Exn(0), span: Span::new(0, 0) },
             reuse: None,
-            input: Vec::new(),
         }
     }
 
@@ -102,7 +99,6 @@ impl Machine {
             strings: Vec::new(),
             raised: Raise { exn: Exn(0), span: Span::new(0, 0) },
             reuse: None,
-            input: Vec::new(),
         }
     }
 
@@ -244,8 +240,7 @@ impl Machine {
     /// is taken as a frame without a network packet) and its flags ([`NET_IPV4`],
     /// [`NET_IPV6`], [`ETHERNET`], [`TRUNCATED`]).
     pub fn set_input(&mut self, frame: &[u8], link_len: usize, net_end: usize, flags: Word) {
-        self.input.clear();
-        self.input.extend_from_slice(frame);
+        self.rt.heap.set_input(frame);
         let n = frame.len();
         let (link_len, net_end, flags) =
             if link_len <= net_end && net_end <= n { (link_len, net_end, flags) } else { (n, n, flags & !NET_MASK) };
@@ -256,33 +251,35 @@ impl Machine {
         self.stack[IN_FLAGS as usize] = flags;
     }
 
-    /// The frame being matched.
+    /// The frame being matched (kept in the heap's scratch space, [`Heap::set_input`]).
+    ///
+    /// [`Heap::set_input`]: planp_primitives::heap::Heap::set_input
     pub fn input(&self) -> &[u8] {
-        &self.input
+        self.rt.heap.input()
     }
 
     /// A bytes object (in the scratch space) of the `len` bytes of the frame at `start`
-    /// (both within it: `unmarshal` checked).
+    /// (both within it: `unmarshal` checked): the frame's own bytes, not a copy.
     pub fn alloc_input(&mut self, start: Word, len: Word) -> Word {
         let (s, l) = (start as usize, len as usize);
-        self.rt.heap.alloc_bytes(&self.input[s..s + l])
+        self.rt.heap.input_bytes(s, l)
     }
 
     /// The length of the Ethernet header (VLAN tags included) the frame starts with.
     pub fn input_ethernet_len(&self) -> Option<Word> {
-        packet::link::ethernet_header_len(&self.input).map(|n| n as Word)
+        packet::link::ethernet_header_len(self.rt.heap.input()).map(|n| n as Word)
     }
 
     /// Where the first 0 byte of the frame in `start..end` is.
     pub fn input_nul(&self, start: Word, end: Word) -> Option<Word> {
-        let b = self.input.get(start as usize..end as usize)?;
+        let b = self.rt.heap.input().get(start as usize..end as usize)?;
         b.iter().position(|&x| x == 0).map(|i| start + i as Word)
     }
 
     /// The shape of the IPv4 (or, if `v6`, IPv6) packet in the frame's bytes
     /// `start..end`, packed in a word (`packet::shape_word`).
     pub fn input_ip_shape(&self, v6: bool, start: Word, end: Word, truncated: bool) -> Option<Word> {
-        let b = self.input.get(start as usize..end as usize)?;
+        let b = self.rt.heap.input().get(start as usize..end as usize)?;
         let s = if v6 { packet::ipv6_shape(b, truncated)? } else { packet::ipv4_shape(b, truncated)? };
         packet::shape_word(&s)
     }

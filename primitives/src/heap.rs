@@ -108,6 +108,9 @@ pub struct Heap {
     /// table (put, remove, rollback) and by collection (which may free a table and give
     /// its handle to a new one).
     last_lookup: LastLookup,
+    /// Where the input ([`Heap::set_input`]) is in the scratch byte arena.
+    input_start: u32,
+    input_len: u32,
 }
 
 /// See [`Heap::last_lookup`](Heap).
@@ -173,6 +176,34 @@ impl Heap {
     #[inline]
     pub fn alloc_bytes(&mut self, b: &[u8]) -> Word {
         self.scratch_bytes(b)
+    }
+
+    /// Put `frame` in the scratch byte arena as the input of the packet being processed
+    /// (after anything already there): [`Heap::input`] reads it and
+    /// [`Heap::input_bytes`] makes bytes objects of its parts without copying them.
+    /// Gone with the rest of the scratch space at [`Heap::reset_scratch`].
+    pub fn set_input(&mut self, frame: &[u8]) {
+        self.input_start = self.sbytes.len() as u32;
+        self.input_len = frame.len() as u32;
+        self.sbytes.extend_from_slice(frame);
+    }
+
+    /// The input set by [`Heap::set_input`] (empty when there is none).
+    #[inline]
+    pub fn input(&self) -> &[u8] {
+        let s = self.input_start as usize;
+        &self.sbytes[s..s + self.input_len as usize]
+    }
+
+    /// A bytes object (in the scratch space) of the input's bytes `start..start + len`,
+    /// which must be within it: the input's own bytes, not a copy.
+    #[inline]
+    pub fn input_bytes(&mut self, start: usize, len: usize) -> Word {
+        assert!(
+            start.checked_add(len).is_some_and(|e| e <= self.input_len as usize),
+            "internal error: not in the input"
+        );
+        self.alloc_scratch(SObj::Bytes { start: self.input_start + start as u32, len: len as u32 })
     }
 
     /// A copy of the bytes of `src` with `n` bytes at `off` set to `v` (big-endian; an
@@ -513,6 +544,7 @@ impl Heap {
         self.forward.clear();
         self.sbytes.clear();
         self.swords.clear();
+        (self.input_start, self.input_len) = (0, 0);
     }
 
     // ---- collection -------------------------------------------------------------
