@@ -93,7 +93,8 @@ pub struct Heap {
     sbytes: Vec<u8>,
     /// The scratch word arena.
     swords: Vec<Word>,
-    /// For each scratch object, the persistent copy made by `promote` (0: none yet).
+    /// For each scratch object, the persistent copy made by `promote` (0: none yet; an
+    /// object allocated since the last `promote` may have no entry, which means 0).
     forward: Vec<Word>,
     persist: Vec<Obj>,
     free: Vec<u32>,
@@ -136,7 +137,6 @@ impl Heap {
     fn alloc_scratch(&mut self, o: SObj) -> Word {
         let i = self.scratch.len() as Word;
         self.scratch.push(o);
-        self.forward.push(0);
         SCRATCH_BIT | i
     }
 
@@ -287,32 +287,42 @@ impl Heap {
     #[inline]
     pub fn bytes(&self, h: Word) -> &[u8] {
         if Self::is_scratch(h) {
-            match self.sobj(h) {
-                SObj::Bytes { start, len } => &self.sbytes[start as usize..(start + len) as usize],
-                o => panic!("internal error: bytes() on {o:?}"),
+            if let Some(&SObj::Bytes { start, len }) = self.scratch.get((h & !SCRATCH_BIT) as usize)
+                && let Some(b) = self.sbytes.get(start as usize..(start + len) as usize)
+            {
+                return b;
             }
-        } else {
-            match self.obj(h) {
-                Obj::Bytes(b) => b,
-                o => panic!("internal error: bytes() on {o:?}"),
-            }
+        } else if let Some(Obj::Bytes(b)) = self.persist.get(h.wrapping_sub(1) as usize) {
+            return b;
         }
+        self.not_a(h, "bytes")
     }
 
     /// The fields of a tuple.
     #[inline]
     pub fn fields(&self, h: Word) -> &[Word] {
         if Self::is_scratch(h) {
-            match self.sobj(h) {
-                SObj::Tuple { start, len, .. } => &self.swords[start as usize..(start + len) as usize],
-                o => panic!("internal error: tuple access on {o:?}"),
+            if let Some(&SObj::Tuple { start, len, .. }) = self.scratch.get((h & !SCRATCH_BIT) as usize)
+                && let Some(f) = self.swords.get(start as usize..(start + len) as usize)
+            {
+                return f;
             }
-        } else {
-            match self.obj(h) {
-                Obj::Tuple(f, _) => f,
-                o => panic!("internal error: tuple access on {o:?}"),
-            }
+        } else if let Some(Obj::Tuple(f, _)) = self.persist.get(h.wrapping_sub(1) as usize) {
+            return f;
         }
+        self.not_a(h, "tuple")
+    }
+
+    /// The accessors' failure, out of their way: `h` is not a handle on a `what`.
+    #[cold]
+    #[inline(never)]
+    fn not_a(&self, h: Word, what: &str) -> ! {
+        if Self::is_scratch(h) {
+            let o = self.scratch.get((h & !SCRATCH_BIT) as usize);
+            panic!("internal error: {what} access on {o:?}")
+        }
+        let o = self.persist.get(h.wrapping_sub(1) as usize);
+        panic!("internal error: {what} access on {o:?}")
     }
 
     /// Field `i` of a tuple.
@@ -489,6 +499,11 @@ impl Heap {
     pub fn promote(&mut self, w: Word, is_ptr: bool) -> Word {
         if !is_ptr || w == NIL || !Self::is_scratch(w) {
             return w;
+        }
+        // `forward` has an entry for every scratch object (0: not promoted yet), made
+        // here rather than at each allocation: most scratch objects are never promoted.
+        if self.forward.len() < self.scratch.len() {
+            self.forward.resize(self.scratch.len(), 0);
         }
         let idx = (w & !SCRATCH_BIT) as usize;
         if self.forward[idx] != 0 {
