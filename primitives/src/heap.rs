@@ -19,6 +19,7 @@
 //! Invariant: no persistent object refers to a scratch object. `promote` and
 //! `table_put` maintain it; that is what makes emptying the scratch space safe.
 
+use crate::types::Type;
 use std::collections::HashMap;
 
 /// A dynamic value: an unboxed scalar or a handle.
@@ -121,6 +122,15 @@ struct LastLookup {
     table: Word,
     /// The encoded key (the buffer is kept: no allocation per lookup).
     key: Vec<u8>,
+    /// The key as a word (a scalar, or a handle on an immutable object), when it is
+    /// known: the same word is the same key, so a lookup of it needs no encoding. Handles
+    /// are reused only after the scratch space is reset or a collection, which forget it.
+    key_word: Option<Word>,
+    /// The kind of type `key_word` was encoded at (its variant). A table has one key
+    /// type, so one word is one key; the variant is checked as well, so that a caller
+    /// that mixed key types (int 5, char 5: one word, two keys) would miss rather than
+    /// be answered wrongly. One handle is one immutable object, seen at one type.
+    key_kind: Option<std::mem::Discriminant<Type>>,
     /// What the table held under it.
     found: Option<Word>,
 }
@@ -405,6 +415,7 @@ impl Heap {
     #[inline]
     pub fn table_get(&mut self, t: Word, key: &[u8]) -> Option<Word> {
         if self.last_lookup.table == t && self.last_lookup.key == key {
+            self.last_lookup.key_word = None;
             return self.last_lookup.found;
         }
         let found = self.table(t).map.get(key).map(|&(w, _)| w);
@@ -412,8 +423,27 @@ impl Heap {
         last.table = t;
         last.key.clear();
         last.key.extend_from_slice(key);
+        last.key_word = None;
         last.found = found;
         found
+    }
+
+    /// What the last lookup found, if it was of table `t` and key word `k` (see
+    /// [`Heap::remember_key_word`]): the answer of a lookup of `k`, without encoding it.
+    #[inline]
+    pub fn remembered(&self, t: Word, k: Word, ty: &Type) -> Option<Option<Word>> {
+        let last = &self.last_lookup;
+        (last.table == t && t != 0 && last.key_word == Some(k) && last.key_kind == Some(std::mem::discriminant(ty)))
+            .then_some(last.found)
+    }
+
+    /// Say that the key of the lookup just made ([`Heap::table_get`]) is the word `k` of
+    /// type `ty`.
+    #[inline]
+    pub fn remember_key_word(&mut self, k: Word, ty: &Type) {
+        let last = &mut self.last_lookup;
+        last.key_word = Some(k);
+        last.key_kind = Some(std::mem::discriminant(ty));
     }
 
     /// Forget the last lookup: a table changed.
@@ -560,6 +590,8 @@ impl Heap {
         self.sbytes.clear();
         self.swords.clear();
         (self.input_start, self.input_len) = (0, 0);
+        // Scratch handles are about to be reused.
+        self.last_lookup.key_word = None;
     }
 
     // ---- collection -------------------------------------------------------------

@@ -157,8 +157,20 @@ fn mk(rt: &mut Rt, _: &[Word], _: &Site) -> Result<Word, Exn> {
     Ok(rt.heap.table_new())
 }
 
+/// A lookup of key `a[1]` in table `a[0]`: PLAN-P's way to read an entry that may be
+/// missing is `tableMember` then `tableGet` of one key, often the same object, which
+/// the second lookup then answers without encoding it again.
+fn lookup(rt: &mut Rt, a: &[Word], site: &Site) -> Option<Word> {
+    if let Some(found) = rt.heap.remembered(a[0], a[1], &site.args[1]) {
+        return found;
+    }
+    let found = with_key(rt, site, a[1], |h, k| h.table_get(a[0], k));
+    rt.heap.remember_key_word(a[1], &site.args[1]);
+    found
+}
+
 fn get(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    with_key(rt, site, a[1], |h, k| h.table_get(a[0], k)).ok_or(NOT_FOUND)
+    lookup(rt, a, site).ok_or(NOT_FOUND)
 }
 
 fn put(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
@@ -168,7 +180,7 @@ fn put(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
 }
 
 fn member(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
-    Ok(with_key(rt, site, a[1], |h, k| h.table_get(a[0], k)).is_some() as Word)
+    Ok(lookup(rt, a, site).is_some() as Word)
 }
 
 fn remove(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
@@ -223,6 +235,39 @@ mod tests {
         assert_eq!(call_at(&mut rt, "tableRemove", &[t, k], &ask), Ok(0));
         assert_eq!(call_at(&mut rt, "tableMember", &[t, k2], &ask), Ok(0));
         assert_eq!(call(&mut rt, "tableSize", &[(ty, t)]), Ok(0));
+    }
+
+    /// `tableMember` then `tableGet` of one key object: the second lookup is answered
+    /// from the first without encoding the key, and never wrongly: not for another
+    /// object, not at another key type, not after a change, not once the scratch space
+    /// (whose handles are then reused) is reset.
+    #[test]
+    fn a_key_word_is_remembered_soundly() {
+        let mut rt = Rt::new();
+        let kty = Type::Tuple(vec![Type::Host, Type::Int]);
+        let ty = table_of(kty.clone(), Type::Int);
+        let t = rt.heap.table_new();
+        let put = Site { args: vec![ty.clone(), kty.clone(), Type::Int], ret: Type::Unit };
+        let look = Site { args: vec![ty.clone(), kty.clone()], ret: Type::Int };
+        let ask = Site { args: vec![ty.clone(), kty.clone()], ret: Type::Bool };
+        let k = rt.heap.tuple_from(&[7, 80], 0);
+        call_at(&mut rt, "tablePut", &[t, k, 1], &put).unwrap();
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, k], &ask), Ok(1));
+        assert_eq!(rt.heap.remembered(t, k, &kty), Some(Some(1)), "the key object is remembered");
+        assert_eq!(call_at(&mut rt, "tableGet", &[t, k], &look), Ok(1));
+        assert_eq!(rt.heap.remembered(t, k, &Type::Int), None, "not at another kind of key type");
+        let other = rt.heap.tuple_from(&[7, 81], 0);
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, other], &ask), Ok(0), "another key object");
+        call_at(&mut rt, "tablePut", &[t, other, 2], &put).unwrap();
+        assert_eq!(call_at(&mut rt, "tableGet", &[t, other], &look), Ok(2), "after a put");
+        // The scratch space is reset: the next tuple gets the first one's handle.
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, k], &ask), Ok(1));
+        assert!(rt.heap.remembered(t, k, &kty).is_some());
+        rt.heap.reset_scratch();
+        let again = rt.heap.tuple_from(&[9, 9], 0);
+        assert_eq!(again, k, "a handle reused");
+        assert_eq!(rt.heap.remembered(t, again, &kty), None);
+        assert_eq!(call_at(&mut rt, "tableMember", &[t, again], &ask), Ok(0), "a new object under an old handle");
     }
 
     #[test]
