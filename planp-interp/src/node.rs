@@ -275,18 +275,17 @@ impl Node {
         self.recycle(o);
         self.m.rt.now_ns = now_ns;
         let d = link::decode(lt, frame);
-        let prog = self.prog.clone();
         let mut ran = false;
         // Only a program with user-defined channels takes their packets (a quick test
         // first: most programs have none).
-        if prog.channels.iter().any(|c| c.layout.is_none())
+        if self.prog.channels.iter().any(|c| c.layout.is_none())
             && let Some((i, v)) = self.channel_packet(frame, &d)
         {
             self.run(i, v, None, o);
             ran = true;
         }
         let ethernet = lt.base() == 1;
-        if !ran && (d.net != Net::Other || ethernet) && prog.channels.iter().any(|c| c.layout.is_some()) {
+        if !ran && (d.net != Net::Other || ethernet) && self.prog.channels.iter().any(|c| c.layout.is_some()) {
             // Channel choice, matching and unmarshalling: `engine::dispatch`, interpreted
             // or as the generated code of the program's dispatch.
             let net = match d.net {
@@ -298,11 +297,11 @@ impl Node {
             self.m.set_input(frame, d.link_len, d.net_end, flags);
             let matched = match &self.jit {
                 Some(code) => code.dispatch(&mut self.m),
-                None => engine::dispatch(&prog, &mut self.m),
+                None => engine::dispatch(&self.prog, &mut self.m),
             };
             if let Some(pkt) = matched {
                 let i = self.m.frame_load(0) as usize;
-                let layout = prog.channels[i].layout.as_ref().expect("dispatch picks a network channel");
+                let layout = self.prog.channels[i].layout.as_ref().expect("dispatch picks a network channel");
                 let net = &frame[d.link_len..d.net_end];
                 let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
                 self.run(i, pkt, Some(reuse), o);
@@ -466,31 +465,33 @@ impl Node {
     /// Run channel `i` on packet value `pkt` (already in the scratch space), into `o`
     /// (emptied by [`Node::recycle`]).
     fn run(&mut self, i: usize, pkt: Word, reuse: Option<Reuse>, o: &mut Outcome) {
-        self.m.reuse = reuse;
-        let prog = self.prog.clone();
+        // The node's parts, borrowed apart (the program is not cloned: an `Arc` clone per
+        // packet is two atomic operations).
+        let Node { prog, m, ps, ss, jit, .. } = self;
+        m.reuse = reuse;
         let ch = &prog.channels[i];
-        let mark = self.m.rt.effects_len();
-        self.m.rt.heap.begin();
-        self.m.reset_frames();
-        self.m.frame_store(0, self.ps);
-        self.m.frame_store(1, self.ss[i]);
-        self.m.frame_store(2, pkt);
-        let result = match &self.jit {
-            Some(code) => code.run(i, &mut self.m).map_err(|crate::eval::Raised| self.m.take_raised()),
-            None => eval(&prog, &ch.body, &mut self.m),
+        let mark = m.rt.effects_len();
+        m.rt.heap.begin();
+        m.reset_frames();
+        m.frame_store(0, *ps);
+        m.frame_store(1, ss[i]);
+        m.frame_store(2, pkt);
+        let result = match jit {
+            Some(code) => code.run(i, m).map_err(|crate::eval::Raised| m.take_raised()),
+            None => eval(prog, &ch.body, m),
         };
         let exception = match result {
             Ok(pair) => {
-                let heap = &mut self.m.rt.heap;
+                let heap = &mut m.rt.heap;
                 let (nps, nss) = (heap.tuple_get(pair, 0), heap.tuple_get(pair, 1));
-                self.ps = heap.promote(nps, prog.ps_type.is_ptr());
-                self.ss[i] = heap.promote(nss, ch.ss_type.is_ptr());
+                *ps = heap.promote(nps, prog.ps_type.is_ptr());
+                ss[i] = heap.promote(nss, ch.ss_type.is_ptr());
                 heap.commit();
                 None
             }
             Err(r) => {
-                self.m.rt.heap.rollback();
-                self.m.rt.discard_sends_since(mark);
+                m.rt.heap.rollback();
+                m.rt.discard_sends_since(mark);
                 Some(Uncaught {
                     exn: prog.exceptions[r.exn.0 as usize].clone(),
                     span: r.span,

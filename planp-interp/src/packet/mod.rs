@@ -315,6 +315,8 @@ impl FirstFragment {
     /// it is one.
     fn of(layout: &PacketLayout, net_bytes: &[u8]) -> Option<FirstFragment> {
         let s = match layout.net()? {
+            // Offset 0 and more fragments, or no first fragment (a quick test first).
+            Part::Ip if net_bytes.len() < 8 || get(net_bytes, 6, 2) & 0x3fff != 0x2000 => return None,
             Part::Ip => ipv4_shape(net_bytes, true)?,
             _ => ipv6_shape(net_bytes, true)?,
         };
@@ -485,7 +487,14 @@ fn fix_up(
     }
     // Is the packet sent a fragment? (Its lengths were just made right, so a packet cut
     // short by the capture is read as what it is.)
-    let shape = if v6 { ipv6_shape(&out[ipo..], true) } else { ipv4_shape(&out[ipo..], true) };
+    // (An IPv4 packet with a transport header in its type whose offset and
+    // more-fragments bit are 0 is no fragment: its shape is not needed.)
+    let maybe_fragment = v6 || get(out, ipo + 6, 2) & 0x3fff != 0;
+    let shape = match () {
+        _ if l4.is_some() && !maybe_fragment => None,
+        _ if v6 => ipv6_shape(&out[ipo..], true),
+        _ => ipv4_shape(&out[ipo..], true),
+    };
     // With no transport header in the type (`ip*blob`), a TCP or UDP segment carried in
     // the blob is treated as one, unless the packet is a later fragment (which has no
     // transport header).
