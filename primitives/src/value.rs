@@ -230,12 +230,11 @@ pub fn encodable(ty: &Type) -> bool {
 /// their fields in order, lists as a 4-byte count and the elements. Two values are equal
 /// exactly when their encodings are.
 pub fn encode(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
+    if encode_scalar(ty, w, out) {
+        return;
+    }
     match ty {
-        Type::Unit | Type::Var(_) | Type::Error => {}
-        Type::Int => out.extend_from_slice(&w.to_be_bytes()),
-        Type::Bool => out.push((w != 0) as u8),
-        Type::Char => out.push(w as u8),
-        Type::Host => out.extend_from_slice(&(w as u32).to_be_bytes()),
+        Type::Unit | Type::Var(_) | Type::Error | Type::Int | Type::Bool | Type::Char | Type::Host => {}
         Type::String | Type::Blob | Type::Eth | Type::Ip | Type::Ip6 | Type::Tcp | Type::Udp => {
             let b = heap.bytes(w);
             out.extend_from_slice(&(b.len() as u32).to_be_bytes());
@@ -244,7 +243,10 @@ pub fn encode(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
         Type::Tuple(ts) => {
             debug_assert_eq!(heap.fields(w).len(), ts.len(), "a tuple of another type");
             for (t, &f) in ts.iter().zip(heap.fields(w)) {
-                encode(heap, t, f, out);
+                // Scalar fields (most keys are tuples of them) without a recursive call.
+                if !encode_scalar(t, f, out) {
+                    encode(heap, t, f, out);
+                }
             }
         }
         Type::List(t) => {
@@ -256,6 +258,21 @@ pub fn encode(heap: &Heap, ty: &Type, w: Word, out: &mut Vec<u8>) {
         }
         Type::Table(..) => panic!("internal error: hash tables have no encoding"),
     }
+}
+
+/// [`encode`] for the types whose values are words, not objects: `false` for the others
+/// (and nothing written).
+#[inline(always)]
+fn encode_scalar(ty: &Type, w: Word, out: &mut Vec<u8>) -> bool {
+    match ty {
+        Type::Unit | Type::Var(_) | Type::Error => {}
+        Type::Int => out.extend_from_slice(&w.to_be_bytes()),
+        Type::Bool => out.push((w != 0) as u8),
+        Type::Char => out.push(w as u8),
+        Type::Host => out.extend_from_slice(&(w as u32).to_be_bytes()),
+        _ => return false,
+    }
+    true
 }
 
 /// Decode one value of type `ty` from the front of `input` into the scratch space;
