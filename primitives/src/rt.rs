@@ -121,7 +121,13 @@ impl LinkLoad {
     pub fn record(&mut self, ts_ns: u64, bytes: u64) {
         let ts = self.samples.back().map_or(ts_ns, |&(t, _)| ts_ns.max(t));
         self.expire(ts);
-        self.samples.push_back((ts, bytes));
+        // Frames of one time are one sample (they expire together): the meter holds at
+        // most one sample per distinct time in the window, also when a capture's times
+        // go backwards (or one damaged time lies far ahead) and are counted as the latest.
+        match self.samples.back_mut() {
+            Some((t, b)) if *t == ts => *b += bytes,
+            _ => self.samples.push_back((ts, bytes)),
+        }
         self.bytes_in_window += bytes;
     }
 
@@ -253,6 +259,22 @@ impl Rt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames recorded at one time, or at times that went backwards, are one sample: a
+    /// capture whose times stop advancing does not grow the meter.
+    #[test]
+    fn link_load_keeps_one_sample_per_time() {
+        let mut l = LinkLoad::new(1_000_000_000);
+        l.record(5_000_000_000, 100);
+        for i in 0..10_000 {
+            l.record(4_000_000_000 - i, 10);
+        }
+        assert_eq!(l.samples.len(), 1);
+        assert_eq!(l.bytes_per_second(5_000_000_000), 100 + 10 * 10_000);
+        l.record(5_500_000_000, 7);
+        assert_eq!(l.samples.len(), 2);
+        assert_eq!(l.bytes_per_second(6_000_000_000), 7, "the merged sample expires as one");
+    }
 
     /// Buffers given back come out again empty, with their capacity; the pool stays
     /// bounded, in number and in the size of what it keeps.
