@@ -373,31 +373,13 @@ pub fn marshal_into(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&
     let whole = [w];
     let fields = if layout.is_tuple() { heap.fields(w) } else { &whole[..] };
     assert_eq!(fields.len(), layout.parts.len(), "internal error: a packet value of another type");
-    // Each bytes part's slice, looked up once (the first `MAX_PARTS` parts; a type with
-    // more has its later parts looked up again when they are copied).
-    const MAX_PARTS: usize = 8;
-    let mut slices: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
-    let mut size = 0;
-    for (i, (&part, &v)) in layout.parts.iter().zip(fields).enumerate() {
-        size += match part {
-            Part::Char | Part::Bool => 1,
-            Part::Int | Part::Host => 4,
-            _ => {
-                let b = heap.bytes(v);
-                if i < MAX_PARTS {
-                    slices[i] = b;
-                }
-                b.len() + usize::from(part == Part::String)
-            }
-        };
-    }
+    // One pass, each part's bytes looked up once. (`out` is usually a reused buffer,
+    // already large enough: no pass to size it first.)
     out.clear();
-    out.reserve(size);
     let mut ip_at = None;
     let mut l4 = None;
     let mut blob = None;
-    for (i, (&part, &v)) in layout.parts.iter().zip(fields).enumerate() {
-        let bytes = || if i < MAX_PARTS { slices[i] } else { heap.bytes(v) };
+    for (&part, &v) in layout.parts.iter().zip(fields) {
         match part {
             Part::Eth | Part::Ip | Part::Ip6 | Part::Tcp | Part::Udp => {
                 match part {
@@ -405,17 +387,17 @@ pub fn marshal_into(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&
                     Part::Tcp | Part::Udp => l4 = Some((out.len(), part)),
                     _ => {}
                 }
-                out.extend_from_slice(bytes());
+                out.extend_from_slice(heap.bytes(v));
             }
             Part::Char | Part::Bool => out.push(v as u8),
             Part::Int | Part::Host => out.extend_from_slice(&(v as u32).to_be_bytes()),
             Part::String => {
-                out.extend_from_slice(bytes());
+                out.extend_from_slice(heap.bytes(v));
                 out.push(0);
             }
             Part::Blob => {
                 blob = Some(v);
-                out.extend_from_slice(bytes());
+                out.extend_from_slice(heap.bytes(v));
             }
         }
     }
