@@ -131,6 +131,11 @@ impl Machine {
         self.stack[self.fp + s as usize] = w;
     }
 
+    /// Slots `s..s + n` of the current frame.
+    pub fn frame_slice(&self, s: Slot, n: usize) -> &[Word] {
+        &self.stack[self.fp + s as usize..][..n]
+    }
+
     /// The frame index (position in the word stack) of slot `s` of the current frame.
     #[inline]
     pub fn frame_index(&self, s: Slot) -> Word {
@@ -315,8 +320,9 @@ pub const IN_NET_END: Slot = 2;
 /// Slot holding the frame's flags: its network protocol (`NET_*`), [`ETHERNET`],
 /// [`TRUNCATED`].
 pub const IN_FLAGS: Slot = 3;
-/// Where `unmarshal` keeps the components it has read, one slot each.
-pub const UNMARSHAL_SLOTS: Slot = 4;
+/// Where `unmarshal` keeps the components it has read, one slot each: where the channel
+/// that takes the frame finds them ([`crate::ir::PACKET_PARTS`]).
+pub const UNMARSHAL_SLOTS: Slot = crate::ir::PACKET_PARTS;
 /// The network protocol, in the low bits of the flags.
 pub const NET_MASK: Word = 3;
 /// An IPv4 packet.
@@ -527,7 +533,12 @@ pub mod engine {
                 Ok(acc)
             }
             ExprKind::Send { kind, target, packet, neighbor } => {
-                let v = eval(p, packet, m)?;
+                // The channel's own packet, sent unchanged, is marshalled from its
+                // components' slots: `v` is then where they start in the stack.
+                let v = match target.parts_at {
+                    Some(s) => m.frame_index(s),
+                    None => eval(p, packet, m)?,
+                };
                 match neighbor {
                     Some(n) => {
                         let to = eval(p, n, m)?;
@@ -643,7 +654,7 @@ pub mod engine {
                     None => (flags & ETHERNET) != 0,
                 };
                 if fits {
-                    match unmarshal(layout, m) {
+                    match unmarshal(layout, ch.packet_whole, m) {
                         Some(pkt) => {
                             m.frame_store(0, lift(i as Word));
                             return Some(pkt);
@@ -661,8 +672,10 @@ pub mod engine {
     /// component read in turn from the bytes left, `start..end` of the frame; headers
     /// and blobs become bytes objects, scalars words. What link decoding found is read
     /// from the dispatch slots where it is needed (`Machine::set_input`), rather than
-    /// held in registers across the calls.
-    pub fn unmarshal(#[stat] layout: &PacketLayout, #[dynamic] m: &mut Machine) -> Option<Word> {
+    /// held in registers across the calls. Component `k` is left in slot
+    /// `UNMARSHAL_SLOTS + k`, where the channel reads it; the packet value is made only
+    /// if the channel uses it `whole` (otherwise the result is `NIL`).
+    pub fn unmarshal(#[stat] layout: &PacketLayout, #[stat] whole: bool, #[dynamic] m: &mut Machine) -> Option<Word> {
         let has_net = layout.net().is_some();
         #[dynamic]
         let mut start: Word = 0;
@@ -795,7 +808,11 @@ pub mod engine {
         if start != end {
             return None;
         }
-        if layout.is_tuple() {
+        // The channel reads the components from their slots; it needs the packet's
+        // tuple only if it uses the packet whole.
+        if !whole {
+            Some(lift(NIL))
+        } else if layout.is_tuple() {
             let first = m.frame_index(UNMARSHAL_SLOTS);
             Some(m.tuple_from_frame(first, layout.parts.len(), layout.mask()))
         } else {
@@ -859,9 +876,13 @@ fn send(m: &mut Machine, kind: &SendKind, target: &crate::ir::SendTarget, ty: &T
     let kind = *kind;
     let neighbor = (neighbor != NO_NEIGHBOR).then_some(neighbor as u32);
     let mut bytes = m.rt.buffer();
-    match &target.layout {
-        Some(layout) => packet::marshal_into(layout, v, &m.rt.heap, m.reuse.as_ref(), &mut bytes),
-        None => value::encode(&m.rt.heap, ty, v, &mut bytes),
+    match (&target.layout, target.parts_at) {
+        (Some(layout), Some(_)) => {
+            let parts = &m.stack[v as usize..][..layout.parts.len()];
+            packet::marshal_parts_into(layout, parts, &m.rt.heap, m.reuse.as_ref(), &mut bytes)
+        }
+        (Some(layout), None) => packet::marshal_into(layout, v, &m.rt.heap, m.reuse.as_ref(), &mut bytes),
+        (None, _) => value::encode(&m.rt.heap, ty, v, &mut bytes),
     }
     let link_level = target.layout.as_ref().is_some_and(|l| l.starts_with_eth());
     m.rt.send(Send { kind, channel: target.channel.clone(), overload: target.overload, bytes, neighbor, link_level });

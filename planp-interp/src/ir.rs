@@ -94,6 +94,15 @@ pub struct Fun {
     pub local: bool,
 }
 
+/// Where a `network` channel's packet components are when its body starts: component
+/// `k` in slot `PACKET_PARTS + k` of its frame (slot 3 is unused). The dispatch reads
+/// them into exactly these slots of the frame the channel then runs in, so they are in
+/// place with no copy; the type checker rewrites `#k p` of the packet parameter `p` to
+/// a read of its slot, so the packet's tuple is made only when it is used whole
+/// ([`Channel::packet_whole`]). The packet's type is static: taking apart a tuple made
+/// for the occasion is work the specializer should not leave to run time.
+pub const PACKET_PARTS: Slot = 4;
+
 /// A channel (one overload).
 #[derive(Clone, Debug)]
 pub struct Channel {
@@ -109,8 +118,14 @@ pub struct Channel {
     pub layout: Option<PacketLayout>,
     /// `initstate`, if given.
     pub init: Option<Init>,
-    /// Body: slot 0 is the protocol state, 1 the channel state, 2 the packet.
+    /// Body: slot 0 is the protocol state, 1 the channel state, 2 the packet. In a
+    /// `network` channel the packet's components are also in slots [`PACKET_PARTS`]`..`
+    /// (see there), and slot 2 holds the packet only if [`Channel::packet_whole`].
     pub body: Expr,
+    /// Does the body of this `network` channel use its packet whole (not only through
+    /// projections)? Only then does the dispatch make the packet's tuple. Always true for
+    /// user channels.
+    pub packet_whole: bool,
     /// Slots its frame needs.
     pub frame_size: u32,
     /// The channel's header in the source.
@@ -207,6 +222,10 @@ pub struct SendTarget {
     pub overload: u32,
     /// For `network`: the packet layout to marshal.
     pub layout: Option<PacketLayout>,
+    /// The packet sent is the channel's own tuple packet, unchanged: its components
+    /// are marshalled from their slots, from this one on ([`unbox_packet`]), and the
+    /// packet expression is not evaluated.
+    pub parts_at: Option<Slot>,
 }
 
 /// `foldl` or `foldr`.
@@ -379,6 +398,80 @@ impl Expr {
             ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
         }
     }
+}
+
+impl Expr {
+    /// The sub-expressions of `e`, mutably, in the order of [`Expr::children`].
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Const(_)
+            | ExprKind::Str(_)
+            | ExprKind::Local(_)
+            | ExprKind::Outer { .. }
+            | ExprKind::Global(_)
+            | ExprKind::Nil
+            | ExprKind::Raise(_) => vec![],
+            ExprKind::Let { binds, body } => binds.iter_mut().map(|(_, v)| v).chain([&mut **body]).collect(),
+            ExprKind::Seq(es) | ExprKind::List(es, _, _) | ExprKind::Tuple(es, _, _) => es.iter_mut().collect(),
+            ExprKind::If(a, b, c) => vec![a, b, c],
+            ExprKind::And(a, b)
+            | ExprKind::Or(a, b)
+            | ExprKind::Arith(_, a, b)
+            | ExprKind::Concat(a, b)
+            | ExprKind::Compare(_, _, a, b)
+            | ExprKind::Cons(a, b, _) => vec![a, b],
+            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => vec![a],
+            ExprKind::Try(b, hs) => std::iter::once(&mut **b).chain(hs.iter_mut().map(|h| &mut h.body)).collect(),
+            ExprKind::Call { args, .. } | ExprKind::Prim { args, .. } => args.iter_mut().collect(),
+            ExprKind::Fold { init, list, .. } => vec![init, list],
+            ExprKind::Send { packet, neighbor, .. } => {
+                std::iter::once(&mut **packet).chain(neighbor.as_deref_mut()).collect()
+            }
+        }
+    }
+}
+
+/// The packet parameter's slot in a channel's frame.
+pub const PACKET_SLOT: Slot = 2;
+
+/// Rewrite the body of a `network` channel to read its packet's components from their
+/// slots ([`PACKET_PARTS`]): `#k p` of a tuple packet `p` becomes slot `PACKET_PARTS +
+/// k`, a packet of one component is slot `PACKET_PARTS` itself, and a send of `p`
+/// unchanged marshals the components from their slots ([`SendTarget::parts_at`]).
+/// Gives whether the body still needs the packet whole: it uses a tuple packet in
+/// another way, or calls a local function (which may reach the packet through its
+/// static link).
+pub fn unbox_packet(body: &mut Expr, tuple: bool) -> bool {
+    fn walk(e: &mut Expr, tuple: bool, whole: &mut bool) {
+        match &mut e.kind {
+            ExprKind::Send { target, packet, neighbor, .. }
+                if tuple && target.layout.is_some() && matches!(packet.kind, ExprKind::Local(PACKET_SLOT)) =>
+            {
+                target.parts_at = Some(PACKET_PARTS);
+                if let Some(n) = neighbor {
+                    walk(n, tuple, whole);
+                }
+                return;
+            }
+            ExprKind::Proj(x, k) if tuple && matches!(x.kind, ExprKind::Local(PACKET_SLOT)) => {
+                e.kind = ExprKind::Local(PACKET_PARTS + *k);
+                return;
+            }
+            ExprKind::Local(PACKET_SLOT) if !tuple => {
+                e.kind = ExprKind::Local(PACKET_PARTS);
+                return;
+            }
+            ExprKind::Local(PACKET_SLOT) => *whole = true,
+            ExprKind::Call { link: Some(_), .. } | ExprKind::Fold { link: Some(_), .. } => *whole = true,
+            _ => {}
+        }
+        for c in e.children_mut() {
+            walk(c, tuple, whole);
+        }
+    }
+    let mut whole = false;
+    walk(body, tuple, &mut whole);
+    whole
 }
 
 impl Program {

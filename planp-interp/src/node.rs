@@ -16,7 +16,7 @@
 //!   keep; so memory does not grow from packet to packet unless the states do.
 
 use crate::diag::{Diag, Phase};
-use crate::eval::{ETHERNET, Machine, NET_IPV4, NET_IPV6, Raise, TRUNCATED, engine, eval};
+use crate::eval::{ETHERNET, Machine, NET_IPV4, NET_IPV6, Raise, TRUNCATED, UNMARSHAL_SLOTS, engine, eval};
 use crate::ir::{Init, Program};
 use crate::jit::Compiled;
 use crate::packet::link::{self, Decoded, LinkType, Net};
@@ -303,7 +303,8 @@ impl Node {
                 let i = self.m.frame_load(0) as usize;
                 let layout = self.prog.channels[i].layout.as_ref().expect("dispatch picks a network channel");
                 let net = &frame[d.link_len..d.net_end];
-                let reuse = Reuse::of(layout, pkt, net, &self.m.rt.heap);
+                let parts = self.m.frame_slice(UNMARSHAL_SLOTS, layout.parts.len());
+                let reuse = Reuse::of(layout, parts, net, &self.m.rt.heap);
                 self.run(i, pkt, Some(reuse), o);
                 ran = true;
             }

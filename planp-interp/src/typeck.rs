@@ -914,7 +914,9 @@ impl Checker {
             let ctx = self.ctxs.pop().unwrap();
             ir::Init { global: GlobalId(u32::MAX), body: ie, frame_size: ctx.max }
         });
-        self.ctxs.push(Ctx { owner: Owner::Channel(idx), depth: 0, next: 3, max: 3 });
+        // A `network` channel's packet components come in their own slots (`ir::PACKET_PARTS`).
+        let first_free = self.chans[idx].layout.as_ref().map_or(3, |l| ir::PACKET_PARTS + l.parts.len() as Slot);
+        self.ctxs.push(Ctx { owner: Owner::Channel(idx), depth: 0, next: first_free, max: first_free });
         self.scopes.push(Scope::default());
         let names = [&ch.ps.name, &ch.ss.name, &ch.pkt.name];
         for (i, (n, t)) in names.iter().zip([ps.clone(), ss.clone(), pkt]).enumerate() {
@@ -1820,7 +1822,11 @@ impl Checker {
         };
         if ch.text == "network" {
             // The layout is computed when the packet's type is solved (in `finish`).
-            return mk(ir::SendTarget { channel: ch.text.as_str().into(), overload: 0, layout: None }, pkt, dest);
+            return mk(
+                ir::SendTarget { channel: ch.text.as_str().into(), overload: 0, layout: None, parts_at: None },
+                pkt,
+                dest,
+            );
         }
         let Some(overloads) = self.chan_names.get(&ch.text).cloned() else {
             if self.broken_chans.contains(&ch.text) {
@@ -1888,7 +1894,7 @@ impl Checker {
         let want = self.chans[chosen].pkt.clone();
         let _ = self.subst.unify(&pkt.ty, &want);
         let overload = self.chans[chosen].overload;
-        mk(ir::SendTarget { channel: ch.text.as_str().into(), overload, layout: None }, pkt, dest)
+        mk(ir::SendTarget { channel: ch.text.as_str().into(), overload, layout: None, parts_at: None }, pkt, dest)
     }
 
     // ---- after all bodies --------------------------------------------------------------
@@ -1941,7 +1947,11 @@ impl Checker {
             .iter()
             .zip(bodies)
             .map(|(c, b)| {
-                let (body, frame_size, init) = b.expect("every channel body was checked");
+                let (mut body, frame_size, init) = b.expect("every channel body was checked");
+                let packet_whole = match &c.layout {
+                    Some(l) => ir::unbox_packet(&mut body, l.is_tuple()),
+                    None => true,
+                };
                 ir::Channel {
                     name: c.name.clone(),
                     overload: c.overload,
@@ -1950,6 +1960,7 @@ impl Checker {
                     layout: c.layout.clone(),
                     init,
                     body,
+                    packet_whole,
                     frame_size,
                     span: c.span,
                 }

@@ -23,7 +23,8 @@
 //! in `docs/safety.md`.
 
 use crate::diag::{Diag, Label, Phase};
-use crate::ir::{Arith, Expr, ExprKind, FunId, Program, Slot};
+use crate::ir::{Arith, Expr, ExprKind, FunId, PACKET_PARTS, PACKET_SLOT, Program, Slot};
+use crate::packet::Part;
 use crate::span::Span;
 use planp_primitives::{Exn, rt::DIV_BY_ZERO, rt::NOT_FOUND};
 use planp_primitives::{SendKind, Type};
@@ -878,9 +879,15 @@ fn global_termination(prog: &Program) -> (Status, Vec<String>, Vec<Diag>) {
         let mut d = Dests { prog, env: HashMap::new(), sends: Vec::new(), values: vec![None; prog.funs.len()] };
         if layout.net().is_some() {
             d.env.insert(
-                2,
+                PACKET_SLOT,
                 if layout.is_tuple() { Abs::Pkt(Addr::Src, Addr::Dst) } else { Abs::Hdr(Addr::Src, Addr::Dst) },
             );
+            // The components, in their own slots (`ir::unbox_packet`).
+            for (k, part) in layout.parts.iter().enumerate() {
+                if matches!(part, Part::Ip | Part::Ip6) {
+                    d.env.insert(PACKET_PARTS + k as Slot, Abs::Hdr(Addr::Src, Addr::Dst));
+                }
+            }
         }
         d.abs(&ch.body);
         let sends = d.sends;

@@ -329,9 +329,9 @@ impl FirstFragment {
 }
 
 impl Reuse {
-    /// What a packet of `layout`, unmarshalled as `value` from the network packet
-    /// `net_bytes`, offers for reuse.
-    pub fn of(layout: &PacketLayout, value: Word, net_bytes: &[u8], heap: &Heap) -> Reuse {
+    /// What a packet of `layout`, unmarshalled into the components `parts` (one word
+    /// each) from the network packet `net_bytes`, offers for reuse.
+    pub fn of(layout: &PacketLayout, parts_words: &[Word], net_bytes: &[u8], heap: &Heap) -> Reuse {
         let first_fragment = FirstFragment::of(layout, net_bytes);
         let none = || Reuse { first_fragment: first_fragment.clone(), ..Reuse::default() };
         let parts = &layout.parts;
@@ -339,9 +339,7 @@ impl Reuse {
         if parts.last() != Some(&Part::Blob) || parts.len() != t + 2 {
             return none();
         }
-        // A transport header and a blob after it: the value is a tuple.
-        let fields = heap.fields(value);
-        let (ip, l4, blob) = (fields[t - 1], fields[t], fields[t + 1]);
+        let (ip, l4, blob) = (parts_words[t - 1], parts_words[t], parts_words[t + 1]);
         let (ip_bytes, l4_len) = (heap.bytes(ip), heap.bytes(l4).len());
         let proto = if parts[t] == Part::Tcp { 6 } else { 17 };
         let seg_len = l4_len + heap.bytes(blob).len();
@@ -372,6 +370,17 @@ pub fn marshal(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse
 pub fn marshal_into(layout: &PacketLayout, w: Word, heap: &Heap, reuse: Option<&Reuse>, out: &mut Vec<u8>) {
     let whole = [w];
     let fields = if layout.is_tuple() { heap.fields(w) } else { &whole[..] };
+    marshal_parts_into(layout, fields, heap, reuse, out)
+}
+
+/// [`marshal_into`] of the packet whose components are `fields`, one word each.
+pub fn marshal_parts_into(
+    layout: &PacketLayout,
+    fields: &[Word],
+    heap: &Heap,
+    reuse: Option<&Reuse>,
+    out: &mut Vec<u8>,
+) {
     assert_eq!(fields.len(), layout.parts.len(), "internal error: a packet value of another type");
     // One pass, each part's bytes looked up once. (`out` is usually a reused buffer,
     // already large enough: no pass to size it first.)
@@ -614,7 +623,7 @@ mod tests {
         std::mem::swap(&mut rt.heap, heap);
         let mut m = Machine::for_matching(rt, layout.parts.len());
         m.set_input(pkt, d.link_len, d.net_end, net);
-        let v = engine::unmarshal(layout, &mut m);
+        let v = engine::unmarshal(layout, true, &mut m);
         std::mem::swap(&mut m.rt.heap, heap);
         v
     }
@@ -655,7 +664,7 @@ mod tests {
         let v = raw(&l, &pkt, &mut heap).unwrap();
         pkt = marshal(&l, v, &heap, None);
         let v = raw(&l, &pkt, &mut heap).unwrap();
-        let reuse = Reuse::of(&l, v, &pkt, &heap);
+        let reuse = Reuse::of(&l, heap.fields(v), &pkt, &heap);
         assert!(reuse.valid);
         let ip2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 0)), 16, 4, 0x83fe_3c51);
         let tcp2 = planp_primitives::bytes::set(heap.bytes(heap.tuple_get(v, 1)), 2, 2, 8080);
