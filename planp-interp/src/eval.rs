@@ -350,7 +350,7 @@ pub mod engine {
         ETHERNET, IN_FLAGS, IN_LEN, IN_LINK_LEN, IN_NET_END, Machine, NET_IPV4, NET_IPV6, NET_MASK, Raised, TRUNCATED,
         UNMARSHAL_SLOTS, concat, deep_compare, reverse, send,
     };
-    use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, Slot};
+    use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, STATE_SLOTS, Slot};
     use crate::packet::{PacketLayout, Part, SHAPE_FRAGMENT, SHAPE_LEN_MASK, SHAPE_PROTO_SHIFT, SHAPE_TOTAL_SHIFT};
     use crate::span::Span;
     use planp_jit::BeBytes;
@@ -547,6 +547,22 @@ pub mod engine {
                     None => send(m, kind, target, &packet.ty, v, lift(super::NO_NEIGHBOR)),
                 }
                 Ok(0)
+            }
+            ExprKind::States(a, b) => {
+                // The channel's new states, where the node takes them: no pair made.
+                let x = eval(p, a, m)?;
+                let y = eval(p, b, m)?;
+                m.frame_store(STATE_SLOTS, x);
+                m.frame_store(STATE_SLOTS + 1, y);
+                Ok(lift(NIL))
+            }
+            ExprKind::StatesOf(e) => {
+                let h = eval(p, e, m)?;
+                let x = m.rt.heap.tuple_get(h, 0);
+                let y = m.rt.heap.tuple_get(h, 1);
+                m.frame_store(STATE_SLOTS, x);
+                m.frame_store(STATE_SLOTS + 1, y);
+                Ok(lift(NIL))
             }
         }
     }

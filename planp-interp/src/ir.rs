@@ -349,6 +349,15 @@ pub enum ExprKind {
         /// The neighbour (`OnNeighbor`).
         neighbor: Option<Box<Expr>>,
     },
+    /// A channel's new states as a tuple literal in tail position of its body (the
+    /// checker's rewrite, [`tail_states`]): the protocol state and the channel state
+    /// are evaluated, then stored in slots 0 and 1 of the channel's frame
+    /// ([`STATE_SLOTS`]), where the node takes them. The pair is never made. The value
+    /// is `()`.
+    States(Box<Expr>, Box<Expr>),
+    /// A channel's new states given in tail position by another expression than a tuple
+    /// literal: the pair's fields are stored in slots 0 and 1. The value is `()`.
+    StatesOf(Box<Expr>),
 }
 
 /// What declarations checked after a program add to it (see `typeck::Env::add`).
@@ -396,6 +405,8 @@ impl Expr {
             ExprKind::Call { args, .. } | ExprKind::Prim { args, .. } => args.iter().collect(),
             ExprKind::Fold { init, list, .. } => vec![init, list],
             ExprKind::Send { packet, neighbor, .. } => std::iter::once(&**packet).chain(neighbor.as_deref()).collect(),
+            ExprKind::States(a, b) => vec![a, b],
+            ExprKind::StatesOf(a) => vec![a],
         }
     }
 }
@@ -427,12 +438,56 @@ impl Expr {
             ExprKind::Send { packet, neighbor, .. } => {
                 std::iter::once(&mut **packet).chain(neighbor.as_deref_mut()).collect()
             }
+            ExprKind::States(a, b) => vec![a, b],
+            ExprKind::StatesOf(a) => vec![a],
         }
     }
 }
 
 /// The packet parameter's slot in a channel's frame.
 pub const PACKET_SLOT: Slot = 2;
+
+/// Where a channel's body leaves its new states: the slots of its `ps` and `ss`
+/// parameters, 0 and 1 ([`ExprKind::States`]).
+pub const STATE_SLOTS: Slot = 0;
+
+/// Rewrite the tail positions of a channel's body, where its new states are given, to
+/// store them in slots 0 and 1 ([`ExprKind::States`], [`ExprKind::StatesOf`]) instead
+/// of making a pair for the node to take apart. Tail positions are the body itself,
+/// both arms of an `if`, the body of a `let`, the last of a sequence, and the body and
+/// every handler of a `try`. (A store there is the last thing its path does, so
+/// nothing reads the parameters after it, and an exception that escapes the channel
+/// rolls everything back anyway.)
+pub fn tail_states(e: &mut Expr) {
+    match &mut e.kind {
+        ExprKind::If(_, t, f) => {
+            tail_states(t);
+            tail_states(f);
+        }
+        ExprKind::Let { body, .. } => tail_states(body),
+        ExprKind::Seq(es) => {
+            if let Some(last) = es.last_mut() {
+                tail_states(last);
+            }
+        }
+        ExprKind::Try(body, handlers) => {
+            tail_states(body);
+            for h in handlers {
+                tail_states(&mut h.body);
+            }
+        }
+        ExprKind::Raise(_) => {}
+        ExprKind::Tuple(es, _, _) if es.len() == 2 => {
+            let b = es.pop().expect("two components");
+            let a = es.pop().expect("two components");
+            e.kind = ExprKind::States(Box::new(a), Box::new(b));
+        }
+        _ => {
+            let inner = std::mem::replace(e, Expr { kind: ExprKind::Nil, ty: e.ty.clone(), span: e.span });
+            e.kind = ExprKind::StatesOf(Box::new(inner));
+        }
+    }
+}
 
 /// Rewrite the body of a `network` channel to read its packet's components from their
 /// slots ([`PACKET_PARTS`]): `#k p` of a tuple packet `p` becomes slot `PACKET_PARTS +

@@ -17,7 +17,7 @@
 
 use crate::diag::{Diag, Phase};
 use crate::eval::{ETHERNET, Machine, NET_IPV4, NET_IPV6, Raise, TRUNCATED, UNMARSHAL_SLOTS, engine, eval};
-use crate::ir::{Init, Program};
+use crate::ir::{Init, Program, STATE_SLOTS};
 use crate::jit::Compiled;
 use crate::packet::link::{self, Decoded, LinkType, Net};
 use crate::packet::{Reuse, encap, ipv4_shape, ipv6_shape};
@@ -482,9 +482,10 @@ impl Node {
             None => eval(prog, &ch.body, m),
         };
         let exception = match result {
-            Ok(pair) => {
+            Ok(_) => {
+                // The body left its new states in slots 0 and 1 (`ir::tail_states`).
+                let (nps, nss) = (m.frame_load(STATE_SLOTS), m.frame_load(STATE_SLOTS + 1));
                 let heap = &mut m.rt.heap;
-                let (nps, nss) = (heap.tuple_get(pair, 0), heap.tuple_get(pair, 1));
                 *ps = heap.promote(nps, prog.ps_type.is_ptr());
                 ss[i] = heap.promote(nss, ch.ss_type.is_ptr());
                 heap.commit();

@@ -1948,6 +1948,7 @@ impl Checker {
             .zip(bodies)
             .map(|(c, b)| {
                 let (mut body, frame_size, init) = b.expect("every channel body was checked");
+                ir::tail_states(&mut body);
                 let packet_whole = match &c.layout {
                     Some(l) => ir::unbox_packet(&mut body, l.is_tuple()),
                     None => true,
@@ -2436,6 +2437,12 @@ impl Checker {
                 self.fin(b);
             }
             ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::NotI(a) | ExprKind::Proj(a, _) => self.fin(a),
+            // Made after finalisation (`ir::tail_states`); nothing to solve.
+            ExprKind::States(a, b) => {
+                self.fin(a);
+                self.fin(b);
+            }
+            ExprKind::StatesOf(a) => self.fin(a),
             ExprKind::Compare(op, kind, a, b) => {
                 self.fin(a);
                 self.fin(b);
