@@ -154,6 +154,27 @@ fn generated_programs_do_things() {
     assert!(totals.user_channel_runs >= 3, "{totals:?}");
 }
 
+/// Regression (found by `cargo fuzz run engines`): a `let` declaration at depth 0 asked
+/// for depth 1 (`d.max(1)`), so a run of choices that kept picking `let` nested lets in
+/// declarations without bound, past the parser's `MAX_NESTING`. Depth now only falls:
+/// at depth 0 a declaration is a value of a leaf or an exception.
+#[test]
+fn let_chains_stay_within_the_parsers_nesting() {
+    // 0x17 picks `let` at every level; the fuzzer's input was mostly this byte.
+    for n in [300, 1200, 4000] {
+        let src = program(&vec![0x17; n]);
+        if let Err(d) = planp_interp::load("generated.planp", &src) {
+            panic!("{n} bytes of 0x17: the program does not load:\n{}", d.render_plain());
+        }
+    }
+    // Any byte repeated, and two alternating, as well.
+    for b in 0..=255u8 {
+        for src in [program(&vec![b; 2000]), program(&[b, b.wrapping_mul(7)].repeat(1000))] {
+            assert!(planp_interp::load("generated.planp", &src).is_ok(), "byte {b:#04x}:\n{src}");
+        }
+    }
+}
+
 #[test]
 fn generator_bytes_are_deterministic() {
     let a = program(&bytes(3, 2000));

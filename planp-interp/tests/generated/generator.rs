@@ -805,9 +805,13 @@ impl<'a> Gen<'a> {
     }
 
     /// One declaration of a `let`; what it declares is pushed on the scope.
+    ///
+    /// At depth 0 only values (of leaves) and exceptions: functions need depth 1, and
+    /// granting it here would let `let`s nest in declarations without bound (depth must
+    /// only fall; see `let_chains_stay_within_the_parsers_nesting`).
     fn let_decl(&mut self, d: usize) -> String {
-        let d = d.max(1);
-        match self.c.weighted(&[7, 2, 1, 1]) {
+        let funs = if d == 0 { 0 } else { 1 };
+        match self.c.weighted(&[7, 2 * funs, funs, 1]) {
             0 => {
                 let ty = self.value_ty(2);
                 let e = self.expr(&ty, d);
