@@ -175,6 +175,30 @@ fn let_chains_stay_within_the_parsers_nesting() {
     }
 }
 
+/// Regression (found by `cargo fuzz run engines`): the generator made programs whose
+/// functions call the previous ones several times each, so that unfolding every call
+/// (as the JIT does) would have made nearly a million expression nodes; the JIT refuses
+/// such a program (`MAX_UNFOLDED`, tested in `tests/engines.rs`), and the comparison
+/// then has nothing to compare. The generator now keeps within a budget of unfolded
+/// calls, so the JIT takes every program it makes.
+#[test]
+fn the_jit_takes_every_generated_program() {
+    if planp_jit::available().is_err() {
+        return;
+    }
+    // The fuzzer's input (its first byte gives the packets: none), then random ones.
+    let found = include_bytes!("data/fuzz/engines-unfolding.bin");
+    let mut inputs: Vec<Vec<u8>> = vec![found[1..].to_vec()];
+    inputs.extend((0..300).map(|seed| bytes(seed, 4000)));
+    for data in inputs {
+        let src = program(&data);
+        let prog = planp_interp::load("generated.planp", &src).unwrap_or_else(|d| panic!("{}", d.render_plain()));
+        if let Err(e) = planp_interp::jit::Compiled::new(prog) {
+            panic!("the JIT refuses a generated program: {e}\n{src}");
+        }
+    }
+}
+
 #[test]
 fn generator_bytes_are_deterministic() {
     let a = program(&bytes(3, 2000));

@@ -195,7 +195,18 @@ struct Fun {
     sends: bool,
     /// Made to be given to a fold (its accumulator does not blow up).
     fold: Option<Fold>,
+    /// At least the expression nodes one call of it unfolds into under the JIT, which
+    /// copies a function's body to every call site: its text's length (each node takes
+    /// at least a character) plus that of what its calls unfold into.
+    unfolded: u64,
 }
+
+/// How many expression nodes (by [`Fun::unfolded`]'s measure) the calls of a program's
+/// channels may unfold into: below the JIT's `MAX_UNFOLDED` (200,000), with room for the
+/// channel bodies' own text, so that the JIT takes every program (a chain of functions
+/// that each call the next several times would otherwise grow exponentially, and the
+/// JIT refuses such a program; `tests/engines.rs` checks that refusal).
+const UNFOLD_BUDGET: u64 = 100_000;
 
 /// A user-defined channel overload: its name and packet type.
 #[derive(Clone, Debug)]
@@ -241,6 +252,11 @@ pub struct Gen<'a> {
     fresh: usize,
     /// Added to the depth of channel bodies and functions: 0 to 2.
     extra: usize,
+    /// For each function or channel body being generated, innermost last: what the calls
+    /// made in it so far unfold into ([`Fun::unfolded`]).
+    unfold: Vec<u64>,
+    /// What the channel bodies generated so far unfold into.
+    unfolded_total: u64,
 }
 
 /// A random, well-typed program made from `data`.
@@ -269,6 +285,8 @@ impl<'a> Gen<'a> {
             sends: false,
             fresh: 0,
             extra: 0,
+            unfold: Vec::new(),
+            unfolded_total: 0,
         }
     }
 
@@ -377,13 +395,16 @@ impl<'a> Gen<'a> {
         let (saved_send, saved_sends) = (self.can_send, self.sends);
         self.can_send = can_send;
         self.sends = false;
+        self.unfold.push(0);
         let body = self.expr(&ret, depth);
+        let calls = self.unfold.pop().expect("pushed above");
         let sends = self.sends;
         self.can_send = saved_send;
         self.sends = saved_sends;
         self.restore(mark);
         let text = format!("fun {name}({}) : {ret} =\n  {body}", ps.join(", "));
-        (text, Fun { name, params, ret, sends, fold: None })
+        let unfolded = text.len() as u64 + calls;
+        (text, Fun { name, params, ret, sends, fold: None, unfolded })
     }
 
     /// A function for `foldl` (`(acc, x)`) or `foldr` (`(x, acc)`). An accumulator that
@@ -404,6 +425,7 @@ impl<'a> Gen<'a> {
         let mark = self.mark();
         let saved = (self.can_send, self.sends);
         (self.can_send, self.sends) = (can_send, false);
+        self.unfold.push(0);
         self.vars.push(Var { name: x.clone(), ty: x_ty.clone() });
         let body = if acc_ty.grows() {
             // `acc` is not in scope for the added part.
@@ -427,6 +449,7 @@ impl<'a> Gen<'a> {
             self.vars.push(Var { name: acc.clone(), ty: acc_ty.clone() });
             self.expr(&acc_ty, depth)
         };
+        let calls = self.unfold.pop().expect("pushed above");
         let sends = self.sends;
         (self.can_send, self.sends) = saved;
         self.restore(mark);
@@ -435,7 +458,8 @@ impl<'a> Gen<'a> {
             Fold::Right => (format!("{x} : {x_ty}, {acc} : {acc_ty}"), vec![x_ty, acc_ty.clone()]),
         };
         let text = format!("fun {name}({params}) : {acc_ty} =\n  {body}");
-        (text, Fun { name, params: ptys, ret: acc_ty, sends, fold: Some(dir) })
+        let unfolded = text.len() as u64 + calls;
+        (text, Fun { name, params: ptys, ret: acc_ty, sends, fold: Some(dir), unfolded })
     }
 
     /// `channel NAME(ps : PS, ss : SS, p : PT) [initstate e] is body`.
@@ -457,6 +481,7 @@ impl<'a> Gen<'a> {
         self.vars.push(Var { name: "p".into(), ty: pty.clone() });
         self.can_send = true;
         let pair = Tuple(vec![ps.clone(), ss.clone()]);
+        self.unfold.push(0);
         let mut decls = Vec::new();
         for _ in 0..self.c.below(4) {
             decls.push(self.let_decl(3));
@@ -471,6 +496,8 @@ impl<'a> Gen<'a> {
         body.push(self.expr(&pair, 4 + self.extra));
         let e = format!("let\n    {}\n  in\n    {}\n  end", decls.join("\n    "), body.join(";\n    "));
         let e = self.clamp(&pair, e);
+        let calls = self.unfold.pop().expect("pushed above");
+        self.unfolded_total += e.len() as u64 + calls;
         self.restore(mark);
         writeln!(out, "{head} is\n  {e}").unwrap();
     }
@@ -551,12 +578,27 @@ impl<'a> Gen<'a> {
     }
 
     /// Functions in scope returning `ty` that may be called here.
+    /// A call must also fit in what is left of [`UNFOLD_BUDGET`].
     fn callable(&self, ty: &Ty) -> Vec<Fun> {
+        let used = self.unfolded_total + self.unfold.iter().sum::<u64>();
+        let room = UNFOLD_BUDGET.saturating_sub(used);
         self.funs
             .iter()
-            .filter(|f| f.ret == *ty && (self.can_send || !f.sends) && f.params.iter().all(|p| self.constructible(p)))
+            .filter(|f| {
+                f.ret == *ty
+                    && (self.can_send || !f.sends)
+                    && f.unfolded <= room
+                    && f.params.iter().all(|p| self.constructible(p))
+            })
             .cloned()
             .collect()
+    }
+
+    /// Count a call of `f` in the body being generated ([`Fun::unfolded`]).
+    fn charge(&mut self, f: &Fun) {
+        if let Some(calls) = self.unfold.last_mut() {
+            *calls += f.unfolded;
+        }
     }
 
     // ---------------------------------------------------------------- types
@@ -713,6 +755,7 @@ impl<'a> Gen<'a> {
     }
 
     fn call(&mut self, f: &Fun, d: usize) -> String {
+        self.charge(f);
         if f.sends {
             self.sends = true;
         }
@@ -722,6 +765,7 @@ impl<'a> Gen<'a> {
 
     /// `foldl(f, z, l)` or `foldr(f, z, l)`.
     fn fold(&mut self, f: &Fun, d: usize) -> String {
+        self.charge(f);
         if f.sends {
             self.sends = true;
         }
