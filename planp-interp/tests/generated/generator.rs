@@ -195,9 +195,9 @@ struct Fun {
     sends: bool,
     /// Made to be given to a fold (its accumulator does not blow up).
     fold: Option<Fold>,
-    /// At least the expression nodes one call of it unfolds into under the JIT, which
-    /// copies a function's body to every call site: its text's length (each node takes
-    /// at least a character) plus that of what its calls unfold into.
+    /// An upper bound on the expression nodes one call of it unfolds into under the JIT,
+    /// which copies a function's body to every call site: its text's length (each node
+    /// takes at least a character) plus the bounds of the calls in it.
     unfolded: u64,
 }
 
@@ -577,8 +577,8 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Functions in scope returning `ty` that may be called here.
-    /// A call must also fit in what is left of [`UNFOLD_BUDGET`].
+    /// Functions in scope returning `ty` that may be called here, within what is left
+    /// of [`UNFOLD_BUDGET`].
     fn callable(&self, ty: &Ty) -> Vec<Fun> {
         let used = self.unfolded_total + self.unfold.iter().sum::<u64>();
         let room = UNFOLD_BUDGET.saturating_sub(used);
