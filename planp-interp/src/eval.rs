@@ -24,6 +24,7 @@
 use crate::ir::{CmpOp, Expr, Program, Slot};
 use crate::packet;
 use crate::span::Span;
+use planp_primitives::rt::RESOURCE_LIMIT;
 use planp_primitives::value::{self, tuple_mask};
 use planp_primitives::{Exn, NIL, Rt, Send, SendKind, Site, Type, Word};
 use planp_specialize_macro::specialize;
@@ -174,6 +175,27 @@ impl Machine {
     /// Is the exception in flight `exn`?
     pub fn raised_is(&self, exn: &Exn) -> bool {
         self.raised.exn == *exn
+    }
+
+    /// Is what is in flight the node's resource limit ([`RESOURCE_LIMIT`]), which no
+    /// handler takes?
+    pub fn raised_limit(&self) -> bool {
+        self.raised.exn == RESOURCE_LIMIT
+    }
+
+    /// `x ^ y`: new bytes, or the resource limit ([`RESOURCE_LIMIT`]) if the scratch
+    /// space would hold more than its limit (`Heap::scratch_room`): a chain of `let`s or
+    /// a fold that doubles a string would otherwise exhaust memory within one packet.
+    pub fn concat(&mut self, x: Word, y: Word, span: &Span) -> Result<Word, Raised> {
+        let heap = &mut self.rt.heap;
+        let (a, b) = (heap.bytes(x), heap.bytes(y));
+        if !heap.scratch_room(a.len().saturating_add(b.len())) {
+            return Err(self.raise(&RESOURCE_LIMIT, span));
+        }
+        let mut joined = Vec::with_capacity(a.len() + b.len());
+        joined.extend_from_slice(a);
+        joined.extend_from_slice(b);
+        Ok(heap.alloc_bytes_vec(joined))
     }
 
     /// The exception in flight.
@@ -348,7 +370,7 @@ pub fn dispatch_words(prog: &Program) -> usize {
 pub mod engine {
     use super::{
         ETHERNET, IN_FLAGS, IN_LEN, IN_LINK_LEN, IN_NET_END, Machine, NET_IPV4, NET_IPV6, NET_MASK, Raised, TRUNCATED,
-        UNMARSHAL_SLOTS, concat, deep_compare, reverse, send,
+        UNMARSHAL_SLOTS, deep_compare, reverse, send,
     };
     use crate::ir::{Arith, CmpKind, CmpOp, Expr, ExprKind, FoldDir, Fun, Program, STATE_SLOTS, Slot};
     use crate::packet::{PacketLayout, Part, SHAPE_FRAGMENT, SHAPE_LEN_MASK, SHAPE_PROTO_SHIFT, SHAPE_TOTAL_SHIFT};
@@ -426,7 +448,7 @@ pub mod engine {
             ExprKind::Concat(a, b) => {
                 let x = eval(p, a, m)?;
                 let y = eval(p, b, m)?;
-                Ok(concat(m, x, y))
+                m.concat(x, y, &e.span)
             }
             ExprKind::Tuple(es, mask, base) => {
                 // The components, left to right, into their slots; then the tuple in one
@@ -462,6 +484,11 @@ pub mod engine {
             ExprKind::Try(body, handlers) => match eval(p, body, m) {
                 Ok(v) => Ok(v),
                 Err(r) => {
+                    // The node's resource limit is no exception of the language: no
+                    // handler takes it.
+                    if m.raised_limit() {
+                        return Err(r);
+                    }
                     for h in handlers {
                         match &h.exn {
                             None => return eval(p, &h.body, m),
@@ -869,14 +896,6 @@ fn deep_compare(m: &Machine, op: &CmpOp, t: &Type, x: Word, y: Word) -> Word {
 }
 
 /// `x ^ y` on strings or blobs.
-fn concat(m: &mut Machine, x: Word, y: Word) -> Word {
-    let heap = &mut m.rt.heap;
-    let mut joined = Vec::with_capacity(heap.bytes(x).len() + heap.bytes(y).len());
-    joined.extend_from_slice(heap.bytes(x));
-    joined.extend_from_slice(heap.bytes(y));
-    heap.alloc_bytes_vec(joined)
-}
-
 /// A list in reverse order (for `foldr`).
 fn reverse(m: &mut Machine, mut l: Word, elem_ptr: bool) -> Word {
     let mut out = NIL;

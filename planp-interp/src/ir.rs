@@ -530,6 +530,16 @@ pub fn unbox_packet(body: &mut Expr, tuple: bool) -> bool {
 }
 
 impl Program {
+    /// The name of exception `e`: one of [`Program::exceptions`], or the node's resource
+    /// limit ([`planp_primitives::rt::RESOURCE_LIMIT`]), which is none of them.
+    pub fn exception_name(&self, e: planp_primitives::Exn) -> &str {
+        match self.exceptions.get(e.0 as usize) {
+            Some(name) => name,
+            None if e == planp_primitives::rt::RESOURCE_LIMIT => planp_primitives::rt::RESOURCE_LIMIT_NAME,
+            None => "(unknown exception)",
+        }
+    }
+
     /// Where `e` is in the program's source and how it reads, for the notes of
     /// generated code: `line:column  text` (the first line of the text, at most 60
     /// characters). Empty for constants and variables (they would only repeat the

@@ -22,7 +22,8 @@ use crate::jit::Compiled;
 use crate::packet::link::{self, Decoded, LinkType, Net};
 use crate::packet::{Reuse, encap, ipv4_shape, ipv6_shape};
 use crate::span::Span;
-use planp_primitives::heap::HeapStats;
+use planp_primitives::heap::{HeapStats, SCRATCH_BYTES_LIMIT};
+use planp_primitives::rt::RESOURCE_LIMIT;
 use planp_primitives::value::{self, zero};
 use planp_primitives::{Effect, Heap, Rt, SendKind, Word};
 use std::sync::Arc;
@@ -495,7 +496,7 @@ impl Node {
                 m.rt.heap.rollback();
                 m.rt.discard_sends_since(mark);
                 Some(Uncaught {
-                    exn: prog.exceptions[r.exn.0 as usize].clone(),
+                    exn: prog.exception_name(r.exn).to_string(),
                     span: r.span,
                     from: format!("channel {}", ch.name),
                 })
@@ -580,7 +581,19 @@ fn run_init(prog: &Program, init: &Init, m: &mut Machine) -> Result<Word, Raise>
 fn load_error(prog: &Program, m: &mut Machine, r: Raise, what: &str, def: Span) -> LoadError {
     let output =
         m.rt.take_effects().into_iter().flat_map(|e| if let Effect::Print(s) = e { s } else { Vec::new() }).collect();
-    let exn = &prog.exceptions[r.exn.0 as usize];
+    if r.exn == RESOURCE_LIMIT {
+        let diag = Diag::new(
+            Phase::Load,
+            "resource-limit",
+            format!("the node's resource limit stopped the initialisation of {what}"),
+            r.span,
+            format!("this would make more than {} MiB of strings and blobs", SCRATCH_BYTES_LIMIT >> 20),
+        )
+        .label(def, "initialised here")
+        .help("the limit is the node's, not an exception of the language: no handler takes it; make smaller values");
+        return LoadError { diag, output };
+    }
+    let exn = prog.exception_name(r.exn);
     let diag = Diag::new(
         Phase::Load,
         "uncaught-exception",

@@ -281,3 +281,28 @@ fn exponential_unfolding_is_refused_not_attempted() {
     let small = chain(6);
     assert!(planp_interp::jit::Compiled::new(small).is_ok());
 }
+
+/// The node's resource limit reached by an initialiser (a string doubled 40 times) is a
+/// diagnostic of its own under both engines, not an uncaught exception, and the
+/// initialiser's `handle _` does not take it (`docs/language.md`, "Resource limits").
+/// The same limit in a channel is the run case `tests/data/run/resource_limit.planp`.
+#[test]
+fn a_resource_limit_at_load_is_a_diagnostic() {
+    let steps = (1..=40).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    let src = format!(
+        "fun double(acc : string, i : int) : string = acc ^ acc\n\
+         val big : string = (try foldl(double, \"0123456789abcdef\", [{steps}]) handle _ => \"caught\")\n\
+         channel network(ps : int, ss : int, p : ip*blob) is (OnRemote(network, p); (ps, ss))\n"
+    );
+    let prog = planp_interp::load("big.planp", &src).unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    for engine in [Engine::Interp, Engine::Jit] {
+        match Node::new(prog.clone(), NodeConfig { engine, ..NodeConfig::default() }) {
+            Ok(_) => panic!("{engine:?}: the node loaded a program whose initialiser makes 16 TiB"),
+            Err(e) => {
+                assert_eq!(e.diag.name, "resource-limit", "{engine:?}: {:?}", e.diag);
+                let labels = format!("{:?}", e.diag.labels);
+                assert!(labels.contains("64 MiB") && e.diag.message.contains("`big`"), "{:?}", e.diag);
+            }
+        }
+    }
+}

@@ -31,6 +31,12 @@ pub const NIL: Word = 0;
 /// Set in handles to scratch objects.
 const SCRATCH_BIT: Word = 1 << 63;
 
+/// The most bytes of strings, blobs and headers (the frame included) the scratch space
+/// may hold while one packet is processed, 64 MiB: far above what a packet's processing
+/// needs, and far below what the 32-bit offsets of scratch objects can address. See
+/// [`Heap::scratch_room`].
+pub const SCRATCH_BYTES_LIMIT: usize = 64 << 20;
+
 /// A scratch object: its contents live in the scratch arenas (`sbytes`, `swords`), so
 /// allocating one allocates no memory once the arenas have grown to a packet's needs.
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +154,15 @@ impl Heap {
         let i = self.scratch.len() as Word;
         self.scratch.push(o);
         SCRATCH_BIT | i
+    }
+
+    /// Would the scratch space still be within [`SCRATCH_BYTES_LIMIT`] with `n` more
+    /// bytes? Operations whose results can grow exponentially in a program's size (the
+    /// concatenation `^`, doubled in a chain of `let`s or a fold) ask before allocating,
+    /// and raise [`crate::rt::RESOURCE_LIMIT`] when not.
+    #[inline]
+    pub fn scratch_room(&self, n: usize) -> bool {
+        self.sbytes.len().saturating_add(n) <= SCRATCH_BYTES_LIMIT
     }
 
     #[inline]

@@ -27,6 +27,18 @@ pub const EMPTY: Exn = Exn(2);
 /// `Subscript`.
 pub const SUBSCRIPT: Exn = Exn(3);
 
+/// The node's resource limit, raised like an exception but not one of the language's:
+/// no program can name it, no handler takes it (not even `handle _`), and the verifier
+/// does not count it. It ends the channel's run as an escaping exception does (the
+/// states and tables rolled back, the sends discarded, the packet passed on as it came),
+/// and it is reported under [`RESOURCE_LIMIT_NAME`]. What raises it: making the scratch
+/// space hold more than [`crate::heap::SCRATCH_BYTES_LIMIT`] bytes while one packet is
+/// processed (`docs/language.md`, "Resource limits").
+pub const RESOURCE_LIMIT: Exn = Exn(u32::MAX);
+
+/// The name [`RESOURCE_LIMIT`] is reported under.
+pub const RESOURCE_LIMIT_NAME: &str = "ResourceLimit";
+
 /// What the checker knows about one call of a primitive: the argument types and the
 /// result type, fully solved. Polymorphic primitives (printing, tables) read it to know
 /// how to treat their untagged arguments. It is static: fixed when the program is loaded.
