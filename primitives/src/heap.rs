@@ -31,11 +31,16 @@ pub const NIL: Word = 0;
 /// Set in handles to scratch objects.
 const SCRATCH_BIT: Word = 1 << 63;
 
-/// The most bytes of strings, blobs and headers (the frame included) the scratch space
-/// may hold while one packet is processed, 64 MiB: far above what a packet's processing
-/// needs, and far below what the 32-bit offsets of scratch objects can address. See
-/// [`Heap::scratch_room`].
+/// The most bytes the scratch space may take while one packet is processed, 64 MiB:
+/// the bytes of strings, blobs and headers (the frame included), the words of tuples,
+/// and [`SCRATCH_OBJECT_BYTES`] per object (a list cell is one). Far above what a
+/// packet's processing needs, and far below what the 32-bit offsets of scratch objects
+/// can address. See [`Heap::scratch_room`].
 pub const SCRATCH_BYTES_LIMIT: usize = 64 << 20;
+
+/// What one scratch object (a list cell, say) counts for against
+/// [`SCRATCH_BYTES_LIMIT`]: its size.
+pub const SCRATCH_OBJECT_BYTES: usize = std::mem::size_of::<SObj>();
 
 /// A scratch object: its contents live in the scratch arenas (`sbytes`, `swords`), so
 /// allocating one allocates no memory once the arenas have grown to a packet's needs.
@@ -157,12 +162,14 @@ impl Heap {
     }
 
     /// Would the scratch space still be within [`SCRATCH_BYTES_LIMIT`] with `n` more
-    /// bytes? Operations whose results can grow exponentially in a program's size (the
-    /// concatenation `^`, doubled in a chain of `let`s or a fold) ask before allocating,
-    /// and raise [`crate::rt::RESOURCE_LIMIT`] when not.
+    /// bytes? The operations whose results can grow exponentially with a program's size
+    /// (the concatenations `^` and `@`, doubled in a chain of `let`s or a fold) ask
+    /// before allocating, and raise [`crate::rt::RESOURCE_LIMIT`] when not; so does
+    /// `explode`, whose list takes [`SCRATCH_OBJECT_BYTES`] per character.
     #[inline]
     pub fn scratch_room(&self, n: usize) -> bool {
-        self.sbytes.len().saturating_add(n) <= SCRATCH_BYTES_LIMIT
+        let used = self.sbytes.len() + self.swords.len() * 8 + self.scratch.len() * SCRATCH_OBJECT_BYTES;
+        used.saturating_add(n) <= SCRATCH_BYTES_LIMIT
     }
 
     #[inline]

@@ -3,7 +3,8 @@
 //! `hd`, `tl`, `fst` and `snd` are also PLAN's prefix operators (`hd l`); the parser
 //! turns both forms into a call of the primitive.
 
-use crate::rt::{EMPTY, SUBSCRIPT};
+use crate::heap::SCRATCH_OBJECT_BYTES;
+use crate::rt::{EMPTY, RESOURCE_LIMIT, SUBSCRIPT};
 use crate::types::check;
 use crate::{Exn, NIL, Prim, PrimTypeError, Rt, Site, Type, TypeCx, Word, value};
 
@@ -206,6 +207,11 @@ fn rev(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
 fn append(rt: &mut Rt, a: &[Word], site: &Site) -> Result<Word, Exn> {
     let head_ptr = matches!(&site.ret, Type::List(t) if t.is_ptr());
     let first = rt.heap.list_to_vec(a[0]);
+    // `l @ l` doubles a list: the node's resource limit, not its memory, ends a chain of
+    // them (`docs/language.md`, "Resource limits").
+    if !rt.heap.scratch_room(first.len().saturating_mul(SCRATCH_OBJECT_BYTES)) {
+        return Err(RESOURCE_LIMIT);
+    }
     let mut out = a[1];
     for &x in first.iter().rev() {
         out = rt.heap.cons(x, out, head_ptr);

@@ -5,7 +5,8 @@
 //! for both (`size`, `substring`, `search`, `byteAt`) accept either and return the same
 //! kind. Numbers stored in bytes are big-endian (network order) and unsigned.
 
-use crate::rt::{NOT_FOUND, SUBSCRIPT};
+use crate::heap::SCRATCH_OBJECT_BYTES;
+use crate::rt::{NOT_FOUND, RESOURCE_LIMIT, SUBSCRIPT};
 use crate::types::check;
 use crate::{Exn, NIL, Prim, PrimTypeError, Rt, Site, Type, TypeCx, Word, mono};
 
@@ -196,6 +197,11 @@ fn chr(_: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
 }
 
 fn explode(rt: &mut Rt, a: &[Word], _: &Site) -> Result<Word, Exn> {
+    // A list cell per character: a string near the resource limit would make a list many
+    // times its size (`docs/language.md`, "Resource limits").
+    if !rt.heap.scratch_room(rt.heap.bytes(a[0]).len().saturating_mul(SCRATCH_OBJECT_BYTES)) {
+        return Err(RESOURCE_LIMIT);
+    }
     let chars: Vec<Word> = rt.heap.bytes(a[0]).iter().map(|&b| b as Word).collect();
     Ok(rt.heap.list_from(&chars, false))
 }
