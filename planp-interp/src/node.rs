@@ -587,7 +587,7 @@ fn load_error(prog: &Program, m: &mut Machine, r: Raise, what: &str, def: Span) 
             "resource-limit",
             format!("the node's resource limit stopped the initialisation of {what}"),
             r.span,
-            format!("this would make more than {} MiB of values for one packet", SCRATCH_BYTES_LIMIT >> 20),
+            format!("this would make more than {} MiB of values", SCRATCH_BYTES_LIMIT >> 20),
         )
         .label(def, "initialised here")
         .help("the limit is the node's, not an exception of the language: no handler takes it; make smaller values");

@@ -329,6 +329,9 @@ impl Session {
                         e.diag.labels.truncate(1);
                         e.diag.help = Some(format!("to catch it: `try EXPR handle {exn} => VALUE`"));
                     }
+                } else if is_expr && e.diag.name == "resource-limit" {
+                    e.diag.message = "the node's resource limit stopped this expression".to_string();
+                    e.diag.labels.truncate(1);
                 }
                 return Err(SessionError::Load(e));
             }
