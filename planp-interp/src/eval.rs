@@ -895,7 +895,6 @@ fn deep_compare(m: &Machine, op: &CmpOp, t: &Type, x: Word, y: Word) -> Word {
     }) as Word
 }
 
-/// `x ^ y` on strings or blobs.
 /// A list in reverse order (for `foldr`).
 fn reverse(m: &mut Machine, mut l: Word, elem_ptr: bool) -> Word {
     let mut out = NIL;
