@@ -12,12 +12,7 @@ use libfuzzer_sys::fuzz_target;
 mod generator;
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte says how many of the following bytes describe the packets; the
-    // rest describes the program.
-    let n = data.first().map_or(0, |&b| usize::from(b)).min(data.len().saturating_sub(1));
-    let (packets, prog) = data.get(1..).unwrap_or_default().split_at(n);
-    let src = generator::program(prog);
-    let packets = generator::packets(&mut generator::Choices::new(packets));
+    let (src, packets) = generator::fuzz_input(data);
     if let Err(f) = generator::compare(&src, &src, &packets) {
         panic!("{f}");
     }

@@ -264,6 +264,15 @@ pub fn program(data: &[u8]) -> String {
     Gen::new(data).program()
 }
 
+/// The program and packets the `engines` fuzz target makes of its input: the first byte
+/// says how many of the following bytes describe the packets; the rest describes the
+/// program. (Shared with the regression tests that replay the fuzzer's findings.)
+pub fn fuzz_input(data: &[u8]) -> (String, Vec<TestPacket>) {
+    let n = data.first().map_or(0, |&b| usize::from(b)).min(data.len().saturating_sub(1));
+    let (pk, prog) = data.get(1..).unwrap_or_default().split_at(n);
+    (program(prog), packets(&mut Choices::new(pk)))
+}
+
 /// [`program`], and how many bytes of `data` it read (at most `data.len()`).
 pub fn program_used(data: &[u8]) -> (String, usize) {
     let mut g = Gen::new(data);
